@@ -1,0 +1,12 @@
+"""Hand-written torch.optim.Optimizer subclasses, drop-ins for torch's, one file per algorithm."""
+# first-order optimizers (torch.optim twins)
+from .sgd import SGD
+from .adagrad import Adagrad
+from .adadelta import Adadelta
+from .rmsprop import RMSprop
+from .adam import Adam
+from .adamw import AdamW
+
+# closure optimizers
+
+__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]

@@ -1,0 +1,98 @@
+"""Private helpers shared by the first-order optimizers: the foreach default, device/dtype grouping,
+the `step` counter tensor, and the refusal of torch's capturable/differentiable/fused modes."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import Parameter
+from torch.optim import Optimizer
+
+# torch's multi-tensor kernels are real fused kernels only on these accelerators; on CPU a
+# torch._foreach_* call is a C++ loop, so torch keeps the single-tensor path as the CPU default.
+_FOREACH_DEVICES = frozenset({"cuda", "xpu", "mtia", torch._C._get_privateuse1_backend_name()})
+# tensor subclasses (e.g. DTensor) may not implement the foreach ops, so only plain tensors count
+_PLAIN_TYPES = (Tensor, Parameter)
+
+
+def use_foreach(foreach: bool | None, params: list[Tensor]) -> bool:
+    """`foreach` if the user chose; otherwise True only when every param is a plain accelerator tensor."""
+    if foreach is not None:
+        return foreach
+    return all(type(p) in _PLAIN_TYPES and p.device.type in _FOREACH_DEVICES for p in params)
+
+
+def group_by_device_and_dtype(*tensorlists: list) -> Iterable[list[list[Any]]]:
+    """The aligned lists split per (device, dtype), since one foreach call needs one of each.
+
+    Lists may be empty (an unused state kind) or hold None (a buffer not created yet); the grouping
+    itself is the C++ helper torch.optim.Optimizer (our base class) offers its subclasses. The split
+    lists are new lists holding the same tensors: in-place updates reach the caller, list assignments
+    do not (see `group_with_indices`).
+    """
+    grouped = Optimizer._group_tensors_by_device_and_dtype(list(tensorlists))
+    return (lists for lists, _ in grouped.values())
+
+
+def group_with_indices(*tensorlists: list) -> Iterable[tuple[list[list[Any]], list[int]]]:
+    """As `group_by_device_and_dtype`, with each group's positions in the input lists."""
+    grouped = Optimizer._group_tensors_by_device_and_dtype(list(tensorlists), with_indices=True)
+    return grouped.values()
+
+
+def scalar_dtype() -> torch.dtype:
+    """dtype of the `step` counter: float64 when that is the default dtype, else float32 (as torch)."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def new_step() -> Tensor:
+    """A fresh step counter. It is a CPU tensor (as in torch) so state dicts are interchangeable and
+    `.item()` on it never synchronizes a device."""
+    return torch.zeros((), dtype=scalar_dtype())
+
+
+def bump_steps(steps: list[Tensor]) -> None:
+    """steps += 1 for a list of CPU 0-dim tensors in one call."""
+    # a Python 1 would be wrapped into a new tensor per element inside the CPU fallback
+    torch._foreach_add_(steps, _ONE, alpha=1.0)
+
+
+_ONE = torch.tensor(1.0)
+
+
+def check_lr(lr: float | Tensor) -> None:
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_non_negative(value: float, what: str) -> None:
+    """torch's wording: `Invalid <what>: <value>` (what is e.g. "epsilon value")."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def refuse_modes(name: str, *, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+    """The arguments exist so configs and state dicts written for torch.optim load unchanged, but only
+    their off values are implemented here."""
+    for flag, on in (("capturable", capturable), ("differentiable", differentiable), ("fused", fused)):
+        if on:
+            raise ValueError(f"{name}(..., {flag}=True) is not implemented in refzoo; "
+                             f"use torch.optim.{name} for {flag} mode")
+
+
+def as_float(x: float | Tensor) -> float:
+    """A 1-element tensor hyperparameter read as a Python number (the value torch's kernels see)."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def closure_loss(closure):
+    """Evaluate the closure with autograd on (step itself runs under no_grad) and return its loss."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
