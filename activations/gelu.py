@@ -1,0 +1,81 @@
+"""GELU, exact and tanh-approximated."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._ops import exp_, times_grad
+from .sigmoid import SigmoidFn
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_K = math.sqrt(2.0 / math.pi)
+_C = 0.044715
+
+
+class _GELUFn(torch.autograd.Function):
+    """GELU(z) = z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2;
+    GELU'(z) = Phi(z) + z * phi(z), phi(z) = e^(-z^2/2) / sqrt(2 pi)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        cdf = torch.mul(z, _SQRT1_2).erf_().add_(1).mul_(0.5)
+        ctx.save_for_backward(z, cdf)
+        return z * cdf
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        z, cdf = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            # double backward: Phi rebuilt from differentiable ops so that d/dz flows through it
+            cdf = 0.5 * (1 + torch.erf(z * _SQRT1_2))
+            return (cdf + z * torch.exp(-0.5 * z * z) * _INV_SQRT_2PI) * grad
+        pdf = exp_(torch.mul(z, z), -0.5)
+        d = torch.addcmul(cdf, pdf, z, value=_INV_SQRT_2PI, out=pdf)
+        return d.mul_(grad)
+
+
+class _GELUTanhFn(torch.autograd.Function):
+    """GELU(z) ~ z/2 * (1 + tanh(u)), u = sqrt(2/pi) (z + 0.044715 z^3).
+
+    Since (1 + tanh(u))/2 = S(2u) (the sigmoid), GELU(z) = z * S(2u) and
+    GELU'(z) = S(2u) + z * S(2u)(1 - S(2u)) * 2 sqrt(2/pi) (1 + 3 * 0.044715 z^2).
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        v = torch.mul(z, z).mul_(_C).add_(1).mul_(z)  # z + c z^3
+        s = exp_(v, -2.0 * _K).add_(1).reciprocal_()  # S(2u)
+        ctx.save_for_backward(z, s)
+        return z * s
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        z, s = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            s = SigmoidFn.apply(2.0 * _K * (z + _C * z * z * z))
+            du = 2.0 * _K * (1 + 3.0 * _C * z * z)
+            return (s + z * s * (1 - s) * du) * grad
+        w = torch.mul(z, z).mul_(3.0 * _C).add_(1).mul_(z).mul_(2.0 * _K)  # z * 2u'
+        w.mul_(torch.addcmul(s, s, s, value=-1)).add_(s)
+        return times_grad(w, grad)
+
+
+class GELU(nn.Module):
+    """Gaussian error linear unit: GELU(z) = z * Phi(z) (approximate='none'), or the tanh
+    approximation z/2 * (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) (approximate='tanh')."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        fn = _GELUTanhFn if self.approximate == "tanh" else _GELUFn
+        return fn.apply(z)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"

@@ -1,0 +1,73 @@
+"""ReLU and LeakyReLU."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._ops import check_real, mask_gt, times_grad
+
+
+class _ReLUFn(torch.autograd.Function):
+    """R(z) = max(0, z);  R'(z) = 1 if z > 0 else 0 (0 at the kink, as torch)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        out = z.clamp_min(0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        # out > 0 exactly where z > 0
+        return times_grad(mask_gt(out), grad)
+
+
+class _LeakyReLUFn(torch.autograd.Function):
+    """R(z) = z if z > 0 else a*z;  R'(z) = 1 if z > 0 else a."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, slope: float) -> torch.Tensor:
+        # d holds R'(z) in {a, 1}: lerp is exact at weights 0 and 1, so z * d is bitwise z or a*z
+        d = mask_gt(z)
+        torch.lerp(torch.tensor(slope, dtype=z.dtype), torch.ones((), dtype=z.dtype), d, out=d)
+        ctx.save_for_backward(d)
+        return z * d
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (d,) = ctx.saved_tensors
+        return grad * d, None
+
+
+class ReLU(nn.Module):
+    """Rectified linear unit: R(z) = max(0, z), R'(z) = 1 if z > 0 else 0.
+
+    `inplace` is accepted for signature compatibility with `torch.nn.ReLU` and ignored: the result
+    is always a new tensor (values and gradients are the same either way).
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _ReLUFn.apply(z)
+
+
+class LeakyReLU(nn.Module):
+    """Leaky ReLU: R(z) = z if z > 0 else a*z, R'(z) = 1 if z > 0 else a (a = negative_slope).
+
+    `inplace` is accepted for compatibility with `torch.nn.LeakyReLU` and ignored (always a new tensor).
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = check_real("negative_slope", negative_slope)
+        self.inplace = inplace
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _LeakyReLUFn.apply(z, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"

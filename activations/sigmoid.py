@@ -1,0 +1,32 @@
+"""Sigmoid (logistic)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._ops import exp_of, times_grad
+
+
+class SigmoidFn(torch.autograd.Function):
+    """S(z) = 1 / (1 + e^-z);  S'(z) = S(z) * (1 - S(z)).
+
+    Stable as written: e^-z overflows to inf for z << 0 and 1 / inf = 0, never NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        s = exp_of(z, -1.0).add_(1).reciprocal_()
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (s,) = ctx.saved_tensors
+        return times_grad(torch.addcmul(s, s, s, value=-1), grad)  # s - s^2 = s(1 - s)
+
+
+class Sigmoid(nn.Module):
+    """Sigmoid: S(z) = 1 / (1 + e^-z), S'(z) = S(z)(1 - S(z))."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return SigmoidFn.apply(z)

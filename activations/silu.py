@@ -1,0 +1,42 @@
+"""SiLU (swish)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._ops import exp_of
+from .sigmoid import SigmoidFn
+
+
+class _SiLUFn(torch.autograd.Function):
+    """SiLU(z) = z * S(z);  SiLU'(z) = S(z) (1 + z (1 - S(z))) = S(z) + SiLU(z) (1 - S(z))."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:
+        s = exp_of(z, -1.0).add_(1).reciprocal_()
+        out = z * s
+        ctx.save_for_backward(z, s, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        z, s, out = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            s = SigmoidFn.apply(z)  # differentiable S(z) for double backward
+            return (s + out * (1 - s)) * grad
+        d = torch.add(s, out).addcmul_(out, s, value=-1)
+        return d.mul_(grad)
+
+
+class SiLU(nn.Module):
+    """Sigmoid linear unit (swish): SiLU(z) = z * S(z), SiLU'(z) = S(z)(1 + z(1 - S(z))).
+
+    `inplace` is accepted for compatibility with `torch.nn.SiLU` and ignored (always a new tensor).
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _SiLUFn.apply(z)

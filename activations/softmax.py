@@ -1,0 +1,100 @@
+"""Softmax and LogSoftmax along one dimension."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+from ._ops import exp_, exp_of
+
+
+def _resolve_dim(dim: int | None, ndim: int, name: str) -> int:
+    """torch's legacy rule for dim=None: 0 for 0-, 1- and 3-d inputs, else 1 (with its warning)."""
+    if dim is not None:
+        return dim
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. "
+        "Change the call to include dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class _SoftmaxFn(torch.autograd.Function):
+    """s_i = e^(z_i - max z) / sum_j e^(z_j - max z);  J^T g = s * (g - sum(g * s))."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, dim: int) -> torch.Tensor:
+        ctx.dim = dim
+        if z.numel() == 0:
+            s = z.clone()
+        else:
+            # subtracting the max keeps e^x <= 1: softmax([1000, 1000]) = [0.5, 0.5]
+            s = exp_(torch.sub(z, z.amax(dim, keepdim=True)))
+            s.div_(s.sum(dim, keepdim=True))
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (s,) = ctx.saved_tensors
+        gs = grad * s
+        total = gs.sum(ctx.dim, keepdim=True)
+        if torch.is_grad_enabled():
+            return gs - s * total, None
+        return gs.addcmul_(s, total, value=-1), None
+
+
+class _LogSoftmaxFn(torch.autograd.Function):
+    """log s_i = z_i - max z - log sum_j e^(z_j - max z);  grad = g - softmax(z) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, dim: int) -> torch.Tensor:
+        ctx.dim = dim
+        if z.numel() == 0:
+            out = z.clone()
+        else:
+            shifted = torch.sub(z, z.amax(dim, keepdim=True))
+            log_total = exp_of(shifted).sum(dim, keepdim=True).log_()
+            out = shifted.sub_(log_total)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        total = grad.sum(ctx.dim, keepdim=True)
+        if torch.is_grad_enabled():
+            return grad - torch.exp(out) * total, None
+        return exp_of(out).mul_(total.neg_()).add_(grad), None
+
+
+class Softmax(nn.Module):
+    """Softmax over `dim`: s_i = e^(z_i) / sum_j e^(z_j), computed with the max subtracted;
+    the backward is the Jacobian-vector product s * (g - sum(g * s))."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _SoftmaxFn.apply(z, _resolve_dim(self.dim, z.dim(), "softmax"))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(nn.Module):
+    """Log-softmax over `dim`: z_i - log sum_j e^(z_j) (log-sum-exp with the max subtracted);
+    backward g - softmax(z) * sum(g)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _LogSoftmaxFn.apply(z, _resolve_dim(self.dim, z.dim(), "log_softmax"))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
