@@ -53,19 +53,21 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
-    def _init_group(self, group: dict, params: list, grads: list, bufs: list) -> None:
+    def _init_group(self, group: dict, params: list, grads: list, bufs: list) -> bool:
         """Collect the params that have a gradient, with their momentum buffers (None before the
-        first step: the buffer is born as a copy of the first gradient, inside the update)."""
+        first step: the buffer is born as a copy of the first gradient, inside the update).
+        Returns whether a gradient is sparse (nn.Embedding(sparse=True))."""
         with_momentum = group["momentum"] != 0
+        has_sparse_grad = False
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if p.grad.is_sparse:
-                raise RuntimeError("refzoo's SGD does not support sparse gradients")
             params.append(p)
             grads.append(p.grad)
+            has_sparse_grad |= p.grad.is_sparse
             if with_momentum:
                 bufs.append(self.state[p].get("momentum_buffer"))
+        return has_sparse_grad
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -75,10 +77,12 @@ class SGD(Optimizer):
             params: list[Tensor] = []
             grads: list[Tensor] = []
             bufs: list[Tensor | None] = []
-            self._init_group(group, params, grads, bufs)
+            has_sparse_grad = self._init_group(group, params, grads, bufs)
             if not params:
                 continue
-            update = _multi_tensor_sgd if use_foreach(group["foreach"], params) else _single_tensor_sgd
+            # the foreach kernels take dense tensors only; the tensor methods take sparse ones too
+            foreach = use_foreach(group["foreach"], params) and not has_sparse_grad
+            update = _multi_tensor_sgd if foreach else _single_tensor_sgd
             update(params, grads, bufs, lr=as_float(group["lr"]), momentum=group["momentum"],
                    dampening=group["dampening"], weight_decay=group["weight_decay"],
                    nesterov=group["nesterov"], maximize=group["maximize"])
