@@ -1,0 +1,169 @@
+"""Fused softmax cross-entropy on rows of logits, shape (M, C).
+
+The forward computes the log-sum-exp with the max subtracted (stable for logits of any size) and
+keeps the unnormalised exponentials; the backward turns them into the softmax p in one pass and
+subtracts the target weights, since d/dz [-sum_c a_c log softmax(z)_c] = (sum_c a_c) p - a.
+A second derivative goes through the plain-autograd `*_composite` forms below.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+
+from ._double_backward import composite_grads, wants_graph
+from ._reduction import weighted_mean
+
+
+def _exp_shifted(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(m, e, s): row max, exp(x - m), and the row sums of e; log softmax = x - m - log s."""
+    m = x.amax(1, keepdim=True) if x.shape[0] else x.new_zeros(0, 1)
+    e = torch.sub(x, m).exp_()
+    return m, e, e.sum(1, keepdim=True)
+
+
+def _index_parts(target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype):
+    """(valid, safe target, per-row weight w[y] with ignored rows at 0)."""
+    valid = target != ignore_index
+    safe = torch.where(valid, target, 0)
+    w_t = weight[safe].to(dtype) if weight is not None else torch.ones(safe.shape, dtype=dtype,
+                                                                        device=safe.device)
+    return valid, safe, torch.where(valid, w_t, 0)
+
+
+def index_composite(x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                    smoothing: float, reduction: str) -> Tensor:
+    """Reference: (1 - eps) w_y (-log p_y) + eps/C sum_c w_c (-log p_c), ignored rows dropped."""
+    logp = x - torch.logsumexp(x, 1, keepdim=True)
+    valid, safe, w_t = _index_parts(target, weight, ignore_index, x.dtype)
+    loss = -logp.gather(1, safe[:, None]).squeeze(1) * w_t
+    if smoothing:
+        smooth = -(logp * weight).sum(1) if weight is not None else -logp.sum(1)
+        loss = (1 - smoothing) * loss + (smoothing / x.shape[1]) * torch.where(valid, smooth, 0)
+    if reduction == "mean":
+        return weighted_mean(loss.sum(), w_t.sum())
+    return loss.sum() if reduction == "sum" else loss
+
+
+def prob_composite(x: Tensor, target: Tensor, weight: Tensor | None, smoothing: float,
+                   reduction: str) -> Tensor:
+    """Reference: -sum_c w_c t_c log p_c with t smoothed to (1 - eps) t + eps/C; mean over rows."""
+    logp = x - torch.logsumexp(x, 1, keepdim=True)
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / x.shape[1]
+    a = target * weight if weight is not None else target
+    loss = -(logp * a).sum(1)
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _row_scale(grad: Tensor, reduction: str, rows: int, denominator: Tensor | None = None) -> Tensor:
+    """Upstream gradient of each row's loss, shape (M,)."""
+    if reduction == "none":
+        return grad
+    if reduction == "mean":
+        grad = grad / denominator if denominator is not None else grad / max(rows, 1)
+    return grad.expand(rows)
+
+
+class IndexCrossEntropy(Function):
+    """Cross-entropy of rows `x` (M, C) against class indices `target` (M,)."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, smoothing, reduction):
+        m, e, s = _exp_shifted(x)
+        log_s = s.log()
+        valid, safe, w_t = _index_parts(target, weight, ignore_index, x.dtype)
+        # -log p_y = log s - (x_y - m), in the order torch's log-softmax rounds it
+        x_t = x.gather(1, safe[:, None])
+        loss = (log_s - (x_t - m)).squeeze(1) * w_t
+        if smoothing:
+            C = x.shape[1]
+            # sum_c w_c (-log p_c) = W (m + log s) - x . w, with W = sum_c w_c
+            xw = x @ weight.to(x.dtype) if weight is not None else x.sum(1)
+            W = weight.sum().to(x.dtype) if weight is not None else C
+            smooth = torch.where(valid, (m + log_s).squeeze(1) * W - xw, 0)
+            loss = (1 - smoothing) * loss + (smoothing / C) * smooth
+        total = w_t.sum() if reduction == "mean" else None
+        ctx.save_for_backward(x, target, weight)
+        ctx.e, ctx.s, ctx.safe, ctx.valid, ctx.w_t, ctx.total = e, s, safe, valid, w_t, total
+        ctx.args = (ignore_index, smoothing, reduction)
+        if reduction == "mean":
+            return loss.sum() / total
+        return loss.sum() if reduction == "sum" else loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, weight = ctx.saved_tensors
+        ignore_index, smoothing, reduction = ctx.args
+        if wants_graph():
+            gx, = composite_grads(
+                lambda a: index_composite(a, target, weight, ignore_index, smoothing, reduction),
+                (x,), (True,), grad)
+            return gx, None, None, None, None, None
+        M, C = x.shape
+        g = torch.where(ctx.valid, _row_scale(grad, reduction, M, ctx.total), 0)
+        # the first backward takes over the forward's buffer; a retained graph recomputes it
+        e, ctx.e = ctx.e, None
+        if e is None:
+            e = torch.sub(x, x.amax(1, keepdim=True)).exp_()
+        hard = g * ctx.w_t
+        p_coef = (1 - smoothing) * hard
+        if smoothing:
+            W = weight.sum().to(x.dtype) if weight is not None else C
+            p_coef = p_coef + (smoothing * W / C) * g
+        gx = e.mul_((p_coef / ctx.s.squeeze(1))[:, None])
+        gx.scatter_add_(1, ctx.safe[:, None], (-(1 - smoothing) * hard)[:, None])
+        if smoothing:
+            if weight is not None:
+                gx.addcmul_(g[:, None], weight.to(x.dtype)[None, :], value=-smoothing / C)
+            else:
+                gx.sub_((smoothing / C) * g[:, None])
+        return gx, None, None, None, None, None
+
+
+class ProbCrossEntropy(Function):
+    """Cross-entropy of rows `x` (M, C) against class probabilities `target` (M, C)."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, smoothing, reduction):
+        C = x.shape[1]
+        m = x.amax(1, keepdim=True) if x.shape[0] else x.new_zeros(0, 1)
+        shifted = x - m
+        e = shifted.exp()
+        s = e.sum(1, keepdim=True)
+        a = target * (1 - smoothing) + smoothing / C if smoothing else target
+        if weight is not None:
+            a = a * weight.to(x.dtype)
+        a_sum = a.sum(1, keepdim=True)
+        # -sum_c a_c (z_c - m - log s) = A log s - sum_c a_c (z_c - m), without forming log p
+        dot = torch.bmm(shifted[:, None, :], a[:, :, None]).reshape(-1, 1)
+        loss = (s.log() * a_sum - dot).squeeze(1)
+        ctx.save_for_backward(x, target, weight)
+        ctx.e, ctx.s, ctx.m, ctx.a, ctx.a_sum = e, s, m, a, a_sum
+        ctx.args = (smoothing, reduction)
+        if reduction == "mean":
+            return loss.mean()
+        return loss.sum() if reduction == "sum" else loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, weight = ctx.saved_tensors
+        smoothing, reduction = ctx.args
+        needs = ctx.needs_input_grad[:2]
+        if wants_graph():
+            gx, gt = composite_grads(lambda a, b: prob_composite(a, b, weight, smoothing, reduction),
+                                     (x, target), needs, grad)
+            return gx, gt, None, None, None
+        g = _row_scale(grad, reduction, x.shape[0])[:, None]
+        gx = gt = None
+        if needs[0]:
+            gx = (ctx.e * (g * ctx.a_sum / ctx.s)).addcmul_(g, ctx.a, value=-1)
+        if needs[1]:
+            # d/dt_c = -(1 - eps) w_c log p_c
+            logp = (x - ctx.m).sub_(ctx.s.log())
+            gt = logp.mul_(-(1 - smoothing) * g)
+            if weight is not None:
+                gt.mul_(weight.to(x.dtype))
+        return gx, gt, None, None, None

@@ -1,0 +1,104 @@
+"""Cross-entropy (softmax + negative log-likelihood) and the negative log-likelihood alone.
+
+Both accept torch's layouts: input (C,), (N, C) or (N, C, d1, ...), with the class dimension at 1
+(or 0 for a single sample). Inputs are brought to rows of shape (M, C) and losses reshaped back.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._reduction import check_reduction, weighted_mean
+from ._softmax_ce import IndexCrossEntropy, ProbCrossEntropy, _index_parts
+
+
+def _to_rows(t: Tensor) -> Tensor:
+    """(C,) -> (1, C); (N, C) unchanged; (N, C, d1, ...) -> (N * d1 * ..., C)."""
+    if t.dim() == 1:
+        return t[None]
+    if t.dim() == 2:
+        return t
+    return t.movedim(1, -1).reshape(-1, t.shape[1])
+
+
+def _loss_shape(input: Tensor) -> tuple[int, ...]:
+    """Shape of the unreduced loss: the input's without the class dimension."""
+    return () if input.dim() == 1 else (input.shape[0], *input.shape[2:])
+
+
+def _check_index_target(input: Tensor, target: Tensor) -> None:
+    if target.is_floating_point() or target.is_complex():
+        raise ValueError(f"class-index targets must be integers, got {target.dtype} "
+                         f"(probability targets must have the input's shape {tuple(input.shape)})")
+    if tuple(target.shape) != _loss_shape(input):
+        raise ValueError(f"expected target of shape {_loss_shape(input)} for input of shape "
+                         f"{tuple(input.shape)}, got {tuple(target.shape)}")
+
+
+class CrossEntropyLoss(nn.Module):
+    r"""Cross-entropy of logits against class indices or class probabilities, like
+    ``torch.nn.CrossEntropyLoss``.
+
+    .. math::
+        CE = -\sum_{c=1}^{M} w_c\, y_{o,c} \log(p_{o,c}), \qquad
+        \log p_{o,c} = z_c - \log \sum_k e^{z_k}
+
+    With class indices, ``reduction='mean'`` divides by the summed weights of the non-ignored
+    targets; with probabilities, by the number of samples. ``label_smoothing`` eps mixes the target
+    with the uniform distribution: (1 - eps) y + eps / C.
+    """
+
+    def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+                 reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise ValueError("size_average and reduce are deprecated in torch; use reduction")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+        self.reduction = check_reduction(reduction)
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        check_reduction(self.reduction)
+        rows = _to_rows(input)
+        if target.shape == input.shape and target.is_floating_point():
+            loss = ProbCrossEntropy.apply(rows, _to_rows(target), self.weight, self.label_smoothing,
+                                          self.reduction)
+        else:
+            _check_index_target(input, target)
+            loss = IndexCrossEntropy.apply(rows, target.reshape(-1), self.weight, self.ignore_index,
+                                           self.label_smoothing, self.reduction)
+        return loss.reshape(_loss_shape(input)) if self.reduction == "none" else loss
+
+
+class NLLLoss(nn.Module):
+    r"""Negative log-likelihood of log-probabilities against class indices, like ``torch.nn.NLLLoss``.
+
+    .. math:: \ell_n = -w_{y_n}\, x_{n, y_n}
+
+    Targets equal to ``ignore_index`` contribute nothing; ``'mean'`` divides by the summed weights
+    of the remaining targets (nan when every target is ignored, as in torch).
+    """
+
+    def __init__(self, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+                 reduce=None, reduction: str = "mean") -> None:
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise ValueError("size_average and reduce are deprecated in torch; use reduction")
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+        self.reduction = check_reduction(reduction)
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        check_reduction(self.reduction)
+        _check_index_target(input, target)
+        rows = _to_rows(input)
+        _, safe, w_t = _index_parts(target.reshape(-1), self.weight, self.ignore_index, rows.dtype)
+        loss = -rows.gather(1, safe[:, None]).squeeze(1) * w_t
+        if self.reduction == "mean":
+            return weighted_mean(loss.sum(), w_t.sum())
+        if self.reduction == "sum":
+            return loss.sum()
+        return loss.reshape(_loss_shape(input))
