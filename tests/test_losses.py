@@ -482,3 +482,28 @@ def test_buffers_follow_the_module():
     w = torch.rand(C)
     m = losses.CrossEntropyLoss(weight=w).double()
     assert m.weight.dtype == torch.float64 and "weight" in m.state_dict()
+
+
+# ---------------------------------------------------------------- Hydra configs
+
+CONFIG_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs" / "loss"
+CONFIG_CLASSES = {
+    "cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss", "mse": "MSELoss", "l1": "L1Loss",
+    "huber": "HuberLoss", "bce": "BCELoss", "bce_with_logits": "BCEWithLogitsLoss", "hinge": "HingeLoss",
+    "multi_margin": "MultiMarginLoss", "kl_div": "KLDivLoss", "vae": "VAELoss",
+}
+
+
+@pytest.mark.parametrize("name,cls", list(CONFIG_CLASSES.items()))
+def test_hydra_configs_build_the_loss_and_its_torch_twin(name, cls):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    ours = instantiate(OmegaConf.load(CONFIG_DIR / f"{name}.yaml"))
+    assert type(ours) is getattr(losses, cls)
+    twin = CONFIG_DIR / f"torch_{name}.yaml"
+    if twin.exists():
+        theirs = instantiate(OmegaConf.load(twin))
+        assert type(theirs) is getattr(nn, cls)
+        assert_parity(ours, theirs, [torch.randn(3, 4, dtype=torch.float64),
+                                     torch.rand(3, 4, dtype=torch.float64)], grad_of=(0, 1))
