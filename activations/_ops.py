@@ -4,8 +4,8 @@ Speed notes (measured on the CPU bench, 4096 x 1024 float32):
 - a fresh 16 MB output costs about as much as one extra pass over it, so every forward builds its
   result in one fresh tensor and mutates it in place;
 - boolean masks are slow to build and slower to consume (`torch.where`, multiplying by a bool
-  tensor), so masks are written as 0.0 / 1.0 floats and applied with arithmetic or `torch.lerp`,
-  which is exact at weights 0 and 1;
+  tensor), so masks are written as 0.0 / 1.0 floats and applied with arithmetic, max or
+  `torch.lerp` on full tensors (exact at weights 0 and 1; lerp against 0-d tensors is slow);
 - `torch.exp2` is markedly faster than `torch.exp` here, so e^x is computed as 2^(x * log2(e)).
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._ops import check_real, mask_gt, times_grad
+from ._ops import check_real, exp_, mask_gt
 
 
 class _ELUFn(torch.autograd.Function):
@@ -12,7 +12,9 @@ class _ELUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, alpha: float) -> torch.Tensor:
-        t = z.clamp_max(0).expm1_().mul_(alpha)  # a*(e^min(z,0) - 1): 0 where z > 0
+        # a*(e^min(z,0) - 1), 0 where z > 0. e^x - 1 through the fast exp2 rather than expm1 (about
+        # 5x slower here): near z = 0 the error is absolute, at most ~a * machine epsilon
+        t = exp_(z.clamp_max(0)).sub_(1).mul_(alpha)
         if 0.0 <= alpha <= 1.0:
             # for 0 <= a <= 1, a*(e^z - 1) >= z on z <= 0, so the max picks the right branch
             out = torch.maximum(t, z, out=t)
@@ -25,12 +27,17 @@ class _ELUFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         z, out = ctx.saved_tensors
-        m = mask_gt(z)
-        one = torch.ones((), dtype=out.dtype)
-        d = out + ctx.alpha  # a*e^z on z <= 0
+        alpha = ctx.alpha
+        m = mask_gt(z)  # 1.0 where z > 0
         if torch.is_grad_enabled():
-            return torch.lerp(d, one, m) * grad, None
-        return torch.lerp(d, one, m, out=d).mul_(grad), None
+            # out-of-place and differentiable through `out` for double backward
+            return ((out + alpha) * (1 - m) + m) * grad, None
+        if 0.0 <= alpha <= 1.0:
+            # out > 0 exactly where z > 0; there R(z) + a is replaced by a, then a + (1 - a) = 1
+            d = out.clamp_max(0).add_(alpha).add_(m, alpha=1.0 - alpha)
+        else:
+            d = (out + alpha).mul_(1 - m).add_(m)
+        return d.mul_(grad), None
 
 
 class ELU(nn.Module):

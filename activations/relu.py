@@ -7,6 +7,16 @@ from torch import nn
 from ._ops import check_real, mask_gt, times_grad
 
 
+def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
+    """A new tensor: 1.0 where z > 0, else a (boolean masks are slow here, so arithmetic on floats)."""
+    if 0.0 <= a <= 1.0:
+        return torch.sign(z).clamp_min_(a)  # sign is 1, 0 or -1; max(., a) maps 0 and -1 to a
+    if -1.0 <= a <= 2.0:
+        # m * (1 - a) + a: for these a, (1 - a) + a rounds to exactly 1
+        return mask_gt(z).mul_(1.0 - a).add_(a)
+    return torch.where(z > 0, 1.0, a).to(z.dtype)
+
+
 class _ReLUFn(torch.autograd.Function):
     """R(z) = max(0, z);  R'(z) = 1 if z > 0 else 0 (0 at the kink, as torch)."""
 
@@ -28,9 +38,8 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, slope: float) -> torch.Tensor:
-        # d holds R'(z) in {a, 1}: lerp is exact at weights 0 and 1, so z * d is bitwise z or a*z
-        d = mask_gt(z)
-        torch.lerp(torch.tensor(slope, dtype=z.dtype), torch.ones((), dtype=z.dtype), d, out=d)
+        # d holds R'(z), exactly 1 or a, so z * d is bitwise z or a*z
+        d = _slope_where_positive(z, slope)
         ctx.save_for_backward(d)
         return z * d
 

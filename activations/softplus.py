@@ -28,13 +28,13 @@ class _SoftplusFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         z, e, above = ctx.saved_tensors
-        one = torch.ones((), dtype=grad.dtype)
         if torch.is_grad_enabled():
             s = SigmoidFn.apply(z * ctx.beta)  # differentiable S(beta z) for double backward
-            return torch.lerp(s, one, above) * grad, None, None
+            return torch.maximum(s, above) * grad, None, None
         d = torch.add(e, 1)
-        torch.div(e, d, out=d)
-        return torch.lerp(d, one, above, out=d).mul_(grad), None, None
+        torch.div(e, d, out=d)  # S(beta z) in [0, 1]
+        # max with the 0/1 mask gives exactly 1 above the threshold
+        return torch.maximum(d, above, out=d).mul_(grad), None, None
 
 
 class Softplus(nn.Module):

@@ -17,6 +17,7 @@ CASES = [
     ("leaky-default", lambda: A.LeakyReLU(), F.leaky_relu),
     ("leaky-0.2", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2)),
     ("leaky-1.5", lambda: A.LeakyReLU(negative_slope=1.5), lambda z: F.leaky_relu(z, 1.5)),
+    ("leaky-3", lambda: A.LeakyReLU(3.0), lambda z: F.leaky_relu(z, 3.0)),
     ("leaky-m0.3", lambda: A.LeakyReLU(-0.3), lambda z: F.leaky_relu(z, -0.3)),
     ("elu-default", lambda: A.ELU(), F.elu),
     ("elu-0.5", lambda: A.ELU(alpha=0.5), lambda z: F.elu(z, alpha=0.5)),
