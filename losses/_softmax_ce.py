@@ -26,9 +26,9 @@ def _index_parts(target: Tensor, weight: Tensor | None, ignore_index: int, dtype
     """(valid, safe target, per-row weight w[y] with ignored rows at 0)."""
     valid = target != ignore_index
     safe = torch.where(valid, target, 0)
-    w_t = weight[safe].to(dtype) if weight is not None else torch.ones(safe.shape, dtype=dtype,
-                                                                        device=safe.device)
-    return valid, safe, torch.where(valid, w_t, 0)
+    if weight is None:
+        return valid, safe, valid.to(dtype)
+    return valid, safe, torch.where(valid, weight[safe].to(dtype), 0)
 
 
 def index_composite(x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
@@ -40,6 +40,16 @@ def index_composite(x: Tensor, target: Tensor, weight: Tensor | None, ignore_ind
     if smoothing:
         smooth = -(logp * weight).sum(1) if weight is not None else -logp.sum(1)
         loss = (1 - smoothing) * loss + (smoothing / x.shape[1]) * torch.where(valid, smooth, 0)
+    if reduction == "mean":
+        return weighted_mean(loss.sum(), w_t.sum())
+    return loss.sum() if reduction == "sum" else loss
+
+
+def nll_composite(x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                  reduction: str) -> Tensor:
+    """Reference: -w_y x_y per row, ignored rows dropped, 'mean' divided by the counted weights."""
+    _, safe, w_t = _index_parts(target, weight, ignore_index, x.dtype)
+    loss = -x.gather(1, safe[:, None]).squeeze(1) * w_t
     if reduction == "mean":
         return weighted_mean(loss.sum(), w_t.sum())
     return loss.sum() if reduction == "sum" else loss
@@ -167,3 +177,36 @@ class ProbCrossEntropy(Function):
             if weight is not None:
                 gt.mul_(weight.to(x.dtype))
         return gx, gt, None, None, None
+
+
+class IndexNLL(Function):
+    """Negative log-likelihood of rows of log-probabilities `x` (M, C) at class indices (M,)."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        # few, whole-batch operations: at typical sizes this loss costs less than its overheads
+        valid, safe, w_t = _index_parts(target, weight, ignore_index, x.dtype)
+        x_t = x.gather(1, safe[:, None]).squeeze(1)
+        ctx.save_for_backward(x, target, weight)
+        ctx.safe, ctx.w_t, ctx.args = safe, w_t, (ignore_index, reduction)
+        if reduction == "none":
+            return x_t.mul_(w_t).neg_()
+        total = torch.dot(x_t, w_t).neg_() if x_t.numel() else x_t.sum()
+        if reduction == "mean":
+            ctx.count = w_t.sum()
+            return total / ctx.count  # 0 / 0 = nan when every target is ignored, as in torch
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target, weight = ctx.saved_tensors
+        ignore_index, reduction = ctx.args
+        if wants_graph():
+            gx, = composite_grads(lambda a: nll_composite(a, target, weight, ignore_index, reduction),
+                                  (x,), (True,), grad)
+            return gx, None, None, None, None
+        if reduction == "mean":
+            # nothing counted: the loss is nan but its gradient 0, as in torch
+            grad = grad / ctx.count if ctx.count.item() else torch.zeros_like(grad)
+        gx = torch.zeros_like(x)
+        return gx.scatter_(1, ctx.safe[:, None], (ctx.w_t * -grad)[:, None]), None, None, None, None

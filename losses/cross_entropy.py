@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._reduction import check_reduction, weighted_mean
-from ._softmax_ce import IndexCrossEntropy, ProbCrossEntropy, _index_parts
+from ._reduction import check_reduction
+from ._softmax_ce import IndexCrossEntropy, IndexNLL, ProbCrossEntropy
 
 
 def _to_rows(t: Tensor) -> Tensor:
@@ -94,11 +94,6 @@ class NLLLoss(nn.Module):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _check_index_target(input, target)
-        rows = _to_rows(input)
-        _, safe, w_t = _index_parts(target.reshape(-1), self.weight, self.ignore_index, rows.dtype)
-        loss = -rows.gather(1, safe[:, None]).squeeze(1) * w_t
-        if self.reduction == "mean":
-            return weighted_mean(loss.sum(), w_t.sum())
-        if self.reduction == "sum":
-            return loss.sum()
-        return loss.reshape(_loss_shape(input))
+        loss = IndexNLL.apply(_to_rows(input), target.reshape(-1), self.weight, self.ignore_index,
+                              self.reduction)
+        return loss.reshape(_loss_shape(input)) if self.reduction == "none" else loss

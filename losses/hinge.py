@@ -4,7 +4,64 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from torch.autograd import Function
+
+from ._double_backward import composite_grads, wants_graph
 from ._reduction import check_non_negative, check_reduction, reduce
+
+
+def multi_margin_composite(rows: Tensor, idx: Tensor, p: int, margin: float, weight: Tensor | None,
+                           reduction: str) -> Tensor:
+    """Reference: sum over i != y of w_y max(0, m - x_y + x_i)^p / C, per row of (N, C) scores."""
+    z = rows + (margin - rows.gather(1, idx))
+    # strict z > 0, like torch's kernel, so a term exactly at the margin passes no gradient
+    z = torch.where(z > 0, z, 0)
+    if p == 2:
+        z = z * z
+    per_sample = z.scatter(1, idx, 0).sum(1) / rows.shape[1]
+    if weight is not None:
+        per_sample = per_sample * weight[idx.squeeze(1)]
+    return reduce(per_sample, reduction)
+
+
+def _margins(rows: Tensor, idx: Tensor, margin: float) -> Tensor:
+    """max(0, m - x_y + x_i), with the target's own column set to 0."""
+    z = rows - (rows.gather(1, idx) - margin)
+    return z.clamp_(min=0).scatter_(1, idx, 0)
+
+
+class _MultiMargin(Function):
+    @staticmethod
+    def forward(ctx, rows, idx, p, margin, weight, reduction):
+        z = _margins(rows, idx, margin)
+        per_sample = z.sum(1) if p == 1 else torch.bmm(z[:, None, :], z[:, :, None]).reshape(-1)
+        coef = 1.0 / rows.shape[1]
+        w_t = weight[idx.squeeze(1)].to(rows.dtype) * coef if weight is not None else None
+        per_sample = per_sample * w_t if w_t is not None else per_sample * coef
+        ctx.save_for_backward(rows, idx, weight)
+        ctx.z, ctx.w_t, ctx.args = z, w_t, (p, margin, reduction)
+        return reduce(per_sample, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, idx, weight = ctx.saved_tensors
+        p, margin, reduction = ctx.args
+        if wants_graph():
+            gx, = composite_grads(lambda r: multi_margin_composite(r, idx, p, margin, weight, reduction),
+                                  (rows,), (True,), grad)
+            return gx, None, None, None, None, None
+        N, C = rows.shape
+        g = grad / N if reduction == "mean" and N else grad
+        g = g.expand(N) if g.dim() == 0 else g
+        g = g * ctx.w_t if ctx.w_t is not None else g / C
+        # the first backward takes over the forward's buffer; a retained graph recomputes it
+        z, ctx.z = ctx.z, None
+        if z is None:
+            z = _margins(rows, idx, margin)
+        # d/dx_i of max(0, z_i)^p is p z_i^(p-1) where z_i > 0; z >= 0 here, so sign() is the mask
+        gx = z.sign_().mul_(g[:, None]) if p == 1 else z.mul_((2 * g)[:, None])
+        # x_y enters every term with the opposite sign
+        return gx.scatter_(1, idx, -gx.sum(1, keepdim=True)), None, None, None, None, None
 
 
 class HingeLoss(nn.Module):
@@ -54,14 +111,5 @@ class MultiMarginLoss(nn.Module):
         if rows.dim() != 2 or idx.shape[0] != rows.shape[0]:
             raise ValueError(f"expected input (N, C) or (C,) and target (N,) or (), got "
                              f"{tuple(input.shape)} and {tuple(target.shape)}")
-        z = rows + (self.margin - rows.gather(1, idx))
-        # strict z > 0, like torch's kernel, so a term exactly at the margin passes no gradient
-        z = torch.where(z > 0, z, 0)
-        if self.p == 2:
-            z = z * z
-        per_sample = z.scatter(1, idx, 0).sum(1) / rows.shape[1]
-        if self.weight is not None:
-            per_sample = per_sample * self.weight[idx.squeeze(1)]
-        if input.dim() == 1:
-            per_sample = per_sample.squeeze(0)
-        return reduce(per_sample, self.reduction)
+        loss = _MultiMargin.apply(rows, idx, self.p, self.margin, self.weight, self.reduction)
+        return loss.squeeze(0) if input.dim() == 1 and self.reduction == "none" else loss

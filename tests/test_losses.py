@@ -179,10 +179,13 @@ def test_cross_entropy_empty_batch(target, reduction):
     assert_parity(losses.CrossEntropyLoss(**kw), nn.CrossEntropyLoss(**kw), [x, t])
 
 
-def test_cross_entropy_retained_graph_backward_twice():
+@pytest.mark.parametrize("module", [losses.CrossEntropyLoss(), losses.MultiMarginLoss(p=1),
+                                    losses.MultiMarginLoss(p=2)], ids=["ce", "margin_p1", "margin_p2"])
+def test_retained_graph_backward_twice(module):
+    # these losses hand a forward buffer to the first backward; a second one must not see it changed
     x = logits((6, C), torch.float64).requires_grad_()
     t = class_targets((6,), None)
-    loss = losses.CrossEntropyLoss()(x, t)
+    loss = module(x, t)
     g1, = torch.autograd.grad(loss, x, retain_graph=True)
     g2, = torch.autograd.grad(loss, x)
     torch.testing.assert_close(g1, g2, atol=1e-15, rtol=0)
