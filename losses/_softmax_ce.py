@@ -169,7 +169,10 @@ class ProbCrossEntropy(Function):
         g = _row_scale(grad, reduction, x.shape[0])[:, None]
         gx = gt = None
         if needs[0]:
-            gx = (ctx.e * (g * ctx.a_sum / ctx.s)).addcmul_(g, ctx.a, value=-1)
+            e, ctx.e = ctx.e, None  # taken over as in IndexCrossEntropy
+            if e is None:
+                e = torch.sub(x, ctx.m).exp_()
+            gx = e.mul_(g * ctx.a_sum / ctx.s).addcmul_(g, ctx.a, value=-1)
         if needs[1]:
             # d/dt_c = -(1 - eps) w_c log p_c
             logp = (x - ctx.m).sub_(ctx.s.log())

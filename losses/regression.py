@@ -56,8 +56,12 @@ class _SquaredError(Function):
         if wants_graph():
             return composite_grads(lambda a, b: squared_error(a, b, ctx.reduction), (input, target),
                                    ctx.needs_input_grad[:2], grad) + (None,)
-        # d/dy_hat (y_hat - y)^2 = 2 (y_hat - y)
-        g = ctx.diff * (2 * grad_scale(grad, ctx.reduction, ctx.diff.numel()))
+        # d/dy_hat (y_hat - y)^2 = 2 (y_hat - y); the first backward scales the forward's buffer
+        # in place, a second one (retained graph) recomputes it
+        diff, ctx.diff = ctx.diff, None
+        if diff is None:
+            diff = input - target
+        g = diff.mul_(2 * grad_scale(grad, ctx.reduction, diff.numel()))
         gi = sum_to(g, input.shape) if ctx.needs_input_grad[0] else None
         gt = sum_to(-g, target.shape) if ctx.needs_input_grad[1] else None
         return gi, gt, None
@@ -84,7 +88,10 @@ class _Huber(Function):
         if wants_graph():
             return composite_grads(lambda a, b: huber(a, b, ctx.delta, ctx.reduction), (input, target),
                                    ctx.needs_input_grad[:2], grad) + (None, None)
-        g = ctx.clipped * grad_scale(grad, ctx.reduction, ctx.clipped.numel())
+        clipped, ctx.clipped = ctx.clipped, None  # taken over as in _SquaredError
+        if clipped is None:
+            clipped = (input - target).clamp_(-ctx.delta, ctx.delta)
+        g = clipped.mul_(grad_scale(grad, ctx.reduction, clipped.numel()))
         gi = sum_to(g, input.shape) if ctx.needs_input_grad[0] else None
         gt = sum_to(-g, target.shape) if ctx.needs_input_grad[1] else None
         return gi, gt, None, None

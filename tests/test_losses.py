@@ -179,12 +179,16 @@ def test_cross_entropy_empty_batch(target, reduction):
     assert_parity(losses.CrossEntropyLoss(**kw), nn.CrossEntropyLoss(**kw), [x, t])
 
 
-@pytest.mark.parametrize("module", [losses.CrossEntropyLoss(), losses.MultiMarginLoss(p=1),
-                                    losses.MultiMarginLoss(p=2)], ids=["ce", "margin_p1", "margin_p2"])
-def test_retained_graph_backward_twice(module):
+@pytest.mark.parametrize("module,target", [
+    (losses.CrossEntropyLoss(), "index"), (losses.CrossEntropyLoss(), "prob"),
+    (losses.MultiMarginLoss(p=1), "index"), (losses.MultiMarginLoss(p=2), "index"),
+    (losses.MSELoss(), "real"), (losses.HuberLoss(delta=0.5), "real"),
+], ids=["ce", "ce_prob", "margin_p1", "margin_p2", "mse", "huber"])
+def test_retained_graph_backward_twice(module, target):
     # these losses hand a forward buffer to the first backward; a second one must not see it changed
     x = logits((6, C), torch.float64).requires_grad_()
-    t = class_targets((6,), None)
+    t = {"index": class_targets((6,), None), "prob": torch.rand(6, C, dtype=torch.float64).softmax(1),
+         "real": torch.randn(6, C, dtype=torch.float64)}[target]
     loss = module(x, t)
     g1, = torch.autograd.grad(loss, x, retain_graph=True)
     g2, = torch.autograd.grad(loss, x)
