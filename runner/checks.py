@@ -1,0 +1,61 @@
+"""Config checks that run before any training: one readable line naming the key and what is allowed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+
+class ConfigError(ValueError):
+    """A bad config value; train.py prints its message as one line and exits non-zero."""
+
+
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """`ckpt_path`: null, `last` (this run folder's checkpoints/last.ckpt) or a file path that must exist."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt in (None, "", "null"):
+        return None
+    if ckpt == "last":
+        path = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise ConfigError(f"ckpt_path=last: no checkpoint at {path}; pass hydra.run.dir=<the run folder> "
+                              f"to resume that run, or ckpt_path=<file>")
+        return str(path)
+    path = Path(str(ckpt)).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path: {path} does not exist (allowed: null, last, or a path to a .ckpt file)")
+    try:
+        # weights-only: reading the file must not execute code from it
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any failure means "not a checkpoint we can use"
+        raise ConfigError(f"ckpt_path: {path} is not a readable Lightning checkpoint ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise ConfigError(f"ckpt_path: {path} is not a Lightning checkpoint (no 'state_dict' inside)")
+    return str(path)
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    accel = str(cfg.trainer.get("accelerator", "cpu"))
+    if accel in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accel} but no GPU is available here; use trainer=cpu "
+                          f"(or trainer=auto to take a GPU when there is one)")
+    allowed_precision = {"32-true", "32", "64-true", "64", "16-mixed", "bf16-mixed", "bf16-true", "16-true",
+                         "transformer-engine"}
+    prec = str(cfg.trainer.get("precision", "32-true"))
+    if prec not in allowed_precision:
+        raise ConfigError(f"trainer.precision={prec} is not one of {sorted(allowed_precision)}")
+    acc = cfg.trainer.get("accumulate_grad_batches", 1)
+    if not isinstance(acc, int) or acc < 1:
+        raise ConfigError(f"trainer.accumulate_grad_batches must be a positive integer, got {acc}")
+    epochs = cfg.trainer.get("max_epochs", 1)
+    if epochs is not None and (not isinstance(epochs, int) or epochs < -1 or epochs == 0):
+        raise ConfigError(f"trainer.max_epochs must be a positive integer (or -1 for no limit), got {epochs}")
+
+
+def check_config(cfg: DictConfig) -> str | None:
+    """Run every check; returns the resolved checkpoint path."""
+    if cfg.get("optimized_mode") not in ("min", "max"):
+        raise ConfigError(f"optimized_mode must be 'min' or 'max', got {cfg.get('optimized_mode')!r}")
+    check_trainer(cfg)
+    return resolve_ckpt_path(cfg)

@@ -1,0 +1,107 @@
+"""refzoo's entry point: compose a config with Hydra, then instantiate -> fit -> test -> summary.
+
+    python train.py                                   # MLP on scikit-learn's digits, CPU
+    python train.py model=cnn optimizer=nesterov      # swap any config group from the command line
+    python train.py -m optimizer=sgd,adam seed=0,1,2  # a sweep; the sweep folder gets a comparison
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
+from runner.record import run_facts
+
+log = logging.getLogger("refzoo")
+
+
+def _hydra_choices() -> dict[str, str]:
+    if not HydraConfig.initialized():
+        return {}
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if isinstance(v, str)}
+
+
+def _instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """Instantiate one config node; a constructor's ValueError becomes a ConfigError naming the key."""
+    try:
+        # plain lists/dicts, not OmegaConf containers: hyperparameters must pickle into weights-only checkpoints
+        return instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__ or err
+        if isinstance(cause, (ValueError, TypeError)):
+            raise ConfigError(f"{key}: {cause}") from None
+        raise
+
+
+def _instantiate_all(group: DictConfig | None, key: str) -> list[Any]:
+    if not group:
+        return []
+    return [_instantiate(node, f"{key}.{name}") for name, node in group.items()
+            if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train and test one configuration; returns the final metrics (also written to metrics.json)."""
+    started = time.perf_counter()
+    run_dir = Path(cfg.paths.output_dir)
+    ckpt_path = check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule = _instantiate(cfg.data, "data")
+    model = _instantiate(cfg.model, "model")
+    callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks")
+    loggers = _instantiate_all(cfg.get("logger"), "logger")
+    trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
+    model.configure_optimizers()
+
+    status = "ok"
+    fit_metrics: dict[str, float] = {}
+    test_metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        fit_metrics = collect_metrics(trainer.callback_metrics)
+        status = getattr(model, "run_status", status)
+    if cfg.get("test", True) and status == "ok":
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        test_ckpt = "best" if best else (None if cfg.get("train", True) else ckpt_path)
+        results = trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
+        test_metrics = collect_metrics(*results)
+
+    metrics = {**fit_metrics, **test_metrics}
+    if trainer.checkpoint_callback is not None and trainer.checkpoint_callback.best_model_score is not None:
+        metrics[f"best/{trainer.checkpoint_callback.monitor}"] = float(trainer.checkpoint_callback.best_model_score)
+    facts = {**run_facts(cfg, _hydra_choices()), "epochs": trainer.current_epoch,
+             "global_steps": trainer.global_step, "wall_seconds": round(time.perf_counter() - started, 3),
+             "status": status}
+    if trainer.is_global_zero:
+        write_metrics_json(run_dir / "metrics.json", metrics, facts)
+        print_summary(facts, metrics, run_dir)
+    return metrics
+
+
+@hydra.main(config_path="configs", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except ConfigError as err:
+        log.error("config error: %s", err)
+        sys.exit(2)
+    value = metrics.get(cfg.get("optimized_metric"))
+    return value
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+    main()
