@@ -10,3 +10,9 @@ from .adamw import AdamW
 # closure optimizers
 
 __all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+from .lbfgs import LBFGS
+from .bfgs import BFGS
+from .conjugate_gradient import ConjugateGradient
+from .newton import Newton
+
+__all__ += ["LBFGS", "BFGS", "ConjugateGradient", "Newton"]
