@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+from pathlib import Path
 
 import pytest
 import torch
@@ -426,7 +427,7 @@ def test_closure_runs_with_grad_enabled_under_no_grad():
         opt = cls(params)
         with torch.no_grad():
             loss = opt.step(closure_for(opt, params, loss_fn))
-        assert torch.isfinite(torch.as_tensor(float(loss)))
+        assert torch.isfinite(loss.detach())
 
 
 def test_lightning_closure_trains_logistic_regression():
@@ -524,3 +525,30 @@ def test_newton_needs_a_differentiable_loss():
     opt = Newton(params)
     with pytest.raises(RuntimeError, match="Newton needs the gradient"):
         opt.step(lambda: loss_fn().detach())
+
+
+# ---------------------------------------------------------------- Hydra configs
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "optimizer"
+
+
+@pytest.mark.parametrize("name,cls", [("lbfgs", LBFGS), ("bfgs", BFGS), ("cg", ConjugateGradient),
+                                      ("newton", Newton), ("torch_lbfgs", torch.optim.LBFGS)])
+def test_config_builds_the_optimizer(name, cls):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+    cfg = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
+    params, loss_fn = make_logistic(torch.float64)
+    opt = instantiate(cfg)(params)
+    assert type(opt) is cls
+    first = opt.step(closure_for(opt, params, loss_fn)).item()
+    assert loss_fn().item() < first
+
+
+def test_torch_lbfgs_twin_has_the_same_arguments():
+    from omegaconf import OmegaConf
+    ours = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "lbfgs.yaml"))
+    theirs = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "torch_lbfgs.yaml"))
+    assert ours.pop("_target_") == "optimizers.LBFGS"
+    assert theirs.pop("_target_") == "torch.optim.LBFGS"
+    assert ours == theirs
