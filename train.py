@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
+from runner.checks import optimizer_key
 from runner.record import run_facts
 
 log = logging.getLogger("refzoo")
@@ -40,7 +41,8 @@ def _instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
     except InstantiationException as err:
         cause = err.__cause__ or err
         if isinstance(cause, (ValueError, TypeError)):
-            raise ConfigError(f"{key}: {cause}") from None
+            msg = str(cause)
+            raise ConfigError(msg if msg.startswith(f"{key}.") else f"{key}: {msg}") from None
         raise
 
 
@@ -64,7 +66,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
-    model.configure_optimizers()
+    try:
+        model.configure_optimizers()
+    except ValueError as err:
+        raise ConfigError(f"{optimizer_key(str(err))}: {err}") from None
 
     status = "ok"
     fit_metrics: dict[str, float] = {}
@@ -91,15 +96,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def _in_multirun() -> bool:
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
-    except ConfigError as err:
-        log.error("config error: %s", err)
-        sys.exit(2)
-    value = metrics.get(cfg.get("optimized_metric"))
-    return value
+    except Exception as err:  # noqa: BLE001 - one job of a sweep must not end the sweep
+        if _in_multirun():
+            # the sweep goes on; compare.py shows this job as a failed row
+            log.exception("job failed: %s", err)
+            facts = {**run_facts(cfg, _hydra_choices()), "status": "failed", "error": f"{type(err).__name__}: {err}"}
+            write_metrics_json(Path(cfg.paths.output_dir) / "metrics.json", {}, facts)
+            return float("nan")
+        if isinstance(err, ConfigError):
+            log.error("config error: %s", err)
+            sys.exit(2)
+        raise
+    return metrics.get(cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

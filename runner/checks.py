@@ -53,6 +53,20 @@ def check_trainer(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.max_epochs must be a positive integer (or -1 for no limit), got {epochs}")
 
 
+# torch.optim's validation messages -> the config key a user should change
+_OPTIMIZER_KEYS = {"learning rate": "lr", "momentum": "momentum", "weight_decay": "weight_decay",
+                   "epsilon": "eps", "beta parameter at index 0": "betas[0]", "beta parameter at index 1": "betas[1]",
+                   "rho": "rho", "alpha": "alpha", "lr_decay": "lr_decay", "initial_accumulator_value":
+                   "initial_accumulator_value", "dampening": "dampening", "Nesterov": "nesterov"}
+
+
+def optimizer_key(message: str) -> str:
+    for fragment, key in _OPTIMIZER_KEYS.items():
+        if fragment in message:
+            return f"optimizer.{key}"
+    return "optimizer"
+
+
 def check_config(cfg: DictConfig) -> str | None:
     """Run every check; returns the resolved checkpoint path."""
     if cfg.get("optimized_mode") not in ("min", "max"):
