@@ -14,7 +14,7 @@ from ._line_search import (FlatParams, as_scalar, check_line_search, check_lr, c
 @contextmanager
 def _backward_into(params: list[Tensor], keep_graph: bool, sink: list):
     """Within the block, ``loss.backward()`` computes d loss / d params with ``torch.autograd.grad``
-    (keeping the gradient's own graph when create_graph) and records it in `sink`, besides adding
+    (keeping the gradient's own graph when keep_graph) and records it in `sink`, besides adding
     it to ``p.grad`` as usual. A plain closure that calls backward thereby hands Newton a gradient
     it can differentiate again, with no reference cycle between a parameter and its ``.grad``.
     """
@@ -100,15 +100,15 @@ class Newton(torch.optim.Optimizer):
     minimum; near it t_k = 1 and convergence is quadratic. With at most ``exact_threshold``
     parameters the Hessian is built column by column from Hessian-vector products and the system is
     solved through its eigendecomposition, with negative eigenvalues flipped and near-zero ones
-    raised (an indefinite or singular Hessian would point uphill or to infinity). Above that, Newton-CG: conjugate gradients on the system using only
-    Hessian-vector products H v = d(g^T v)/dx (double backward), stopping when
-    |H p + g| <= min(cg_tol, sqrt|g|) |g| (a forcing term that keeps convergence superlinear),
-    after ``cg_max_iter`` products, or at negative curvature.
+    raised (an indefinite or singular Hessian would point uphill or to infinity). Above that,
+    Newton-CG: conjugate gradients on the system using only Hessian-vector products
+    H v = d(g^T v)/dx (double backward), stopping when |H p + g| <= min(cg_tol, sqrt|g|) |g| (a forcing
+    term that keeps convergence superlinear), after ``cg_max_iter`` products, or at negative curvature.
 
     Closure: any of these work. (1) torch style: zero the gradients, compute the loss, call
     ``loss.backward()``, return the loss (what Lightning's automatic optimization passes).
-    (2) Return the loss without calling backward. Newton needs the gradient's own graph, so during
-    its closure calls ``backward`` is routed to ``torch.autograd.grad(..., create_graph=True)`` over
+    (2) Return the loss without calling backward. Newton needs the gradient's own graph, so while
+    Newton runs the closure, ``backward`` is routed to ``torch.autograd.grad(..., create_graph=True)`` over
     this optimizer's parameters (``.grad`` is still filled, with plain tensors); parameters outside
     the optimizer then get no ``.grad`` from those calls. The loss must therefore be twice
     differentiable in the parameters and computed with autograd on (no ``.detach()``, no custom

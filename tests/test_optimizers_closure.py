@@ -432,7 +432,7 @@ def test_closure_runs_with_grad_enabled_under_no_grad():
 
 def test_lightning_closure_trains_logistic_regression():
     """Lightning's automatic optimization hands the optimizer a closure that calls backward."""
-    pl = pytest.importorskip("pytorch_lightning")
+    import pytorch_lightning as pl
     x_best = None
     for cls in CLOSURE_OPTIMIZERS:
         gen = torch.Generator().manual_seed(0)
