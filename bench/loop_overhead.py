@@ -1,0 +1,114 @@
+"""Epoch time of train.py's Lightning loop against a plain PyTorch loop: same MLP, data, batch size.
+
+Both sides use the same model class, hand-written optimizer and loss from the composed default config,
+and both validate once per epoch; they alternate (Lightning epochs, then plain epochs, repeated) and
+the medians of the per-epoch times are compared. Run: `python bench/loop_overhead.py`.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+
+from _timing import markdown_table, write_result  # noqa: E402
+from conftest import compose_config  # noqa: E402
+
+EPOCHS = 6
+REPEATS = 3
+
+
+class EpochTimer(pl.Callback):
+    def __init__(self):
+        self.stamps: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.stamps.append(time.perf_counter())
+
+    def on_train_end(self, trainer, pl_module):
+        self.stamps.append(time.perf_counter())
+
+    def epoch_times(self) -> list[float]:
+        return [b - a for a, b in zip(self.stamps, self.stamps[1:])]
+
+
+def lightning_epochs(overrides: list[str], out: Path) -> list[float]:
+    cfg = compose_config([f"trainer.max_epochs={EPOCHS}", *overrides], out)
+    pl.seed_everything(0)
+    dm = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, _convert_="all")
+    timer = EpochTimer()
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [timer]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()] or False
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer.fit(model, datamodule=dm)
+    return timer.epoch_times()[1:]  # the first epoch pays one-off setup
+
+
+def plain_epochs(overrides: list[str], out: Path) -> list[float]:
+    cfg = compose_config([f"trainer.max_epochs={EPOCHS}", *overrides], out)
+    torch.manual_seed(0)
+    dm = instantiate(cfg.data, _convert_="all")
+    dm.setup("fit")
+    model = instantiate(cfg.model, _convert_="all")
+    net, loss_fn = model.net, model.loss_fn
+    opt = model.optimizer_factory(net.parameters())
+    xs, ys = dm.train_set
+    vx, vy = dm.val_set
+    bs = dm.batch_size
+    times = []
+    for epoch in range(EPOCHS):
+        start = time.perf_counter()
+        net.train()
+        perm = torch.randperm(xs.shape[0])
+        for i in range(0, xs.shape[0], bs):
+            idx = perm[i:i + bs]
+            loss = loss_fn(net(xs[idx]), ys[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            logits = net(vx)
+            _ = (loss_fn(logits, vy).item(), (logits.argmax(1) == vy).float().mean().item())
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def main() -> None:
+    torch.set_num_threads(1)  # one core each: the comparison is about loop overhead, not BLAS threads
+    cases = {
+        "train.py default (checkpoint + csv log + progress bar)": [],
+        "train.py, no progress bar": ["callbacks.progress_bar=null"],
+        "train.py, bare (no callbacks, no logger)": ["~callbacks", "~logger", "+trainer.enable_progress_bar=false",
+                                                     "+trainer.enable_checkpointing=false"],
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        plain: list[float] = []
+        results: dict[str, list[float]] = {k: [] for k in cases}
+        for r in range(REPEATS):
+            for name, ov in cases.items():
+                results[name] += lightning_epochs(ov, Path(tmp) / f"{r}-{len(results[name])}")
+            plain += plain_epochs([], Path(tmp) / f"plain{r}")
+        p = statistics.median(plain)
+        for name, times in results.items():
+            m = statistics.median(times)
+            rows.append([name, m * 1e3, p * 1e3, round(m / p, 3), "yes" if m / p <= 1.5 else "NO"])
+    body = ("MLP (default config) on digits, batch size 64, 20 train steps + 1 val pass per epoch, one thread, "
+            f"median of {REPEATS}x{EPOCHS - 1} epochs per side.\n\n"
+            + markdown_table(["loop", "epoch (ms)", "plain loop (ms)", "ratio", "<= 1.5"], rows))
+    write_result("loop_overhead", "Loop overhead: train.py vs a plain PyTorch loop", body)
+
+
+if __name__ == "__main__":
+    main()
