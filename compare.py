@@ -140,8 +140,10 @@ def find_jobs(paths: Sequence[str | Path]) -> list[Job]:
     """Job folders: each path itself if it is one, else its direct subfolders that are (in job-number order)."""
     jobs: list[Job] = []
     for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such folder")
         if not p.is_dir():
-            raise FileNotFoundError(f"{p}: not a folder")
+            continue  # a shell glob such as multirun/tune_lr/* also matches an earlier comparison.md
         if _is_job_dir(p):
             jobs.append(read_job(p))
             continue
@@ -204,9 +206,19 @@ def group_configs(jobs: list[Job]) -> list[Config]:
     varying = [k for k in all_keys if len({dict(c.key).get(k) for c in configs}) > 1]
     for c in configs:
         d = dict(c.key)
-        shown = [f"{k}={d[k]}" for k in varying if k in d] if varying else [f"{k}={v}" for k, v in c.key]
+        shown = ([f"{k}={_short(d[k])}" for k in varying if k in d] if varying
+                 else [f"{k}={_short(v)}" for k, v in c.key])
         c.label = " ".join(shown) or "(defaults)"
     return configs
+
+
+def _short(value: str) -> str:
+    """0.039129415513052344 -> 0.03913 (Optuna's raw floats make unreadable labels); other values unchanged."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return f"{number:.4g}" if "." in value and len(value) > 8 else value
 
 
 def _time_at(job: Job, epoch: int, epochs_run: int) -> tuple[float, bool]:
@@ -267,7 +279,7 @@ def summarize(jobs: list[Job], metric: str | None = None, target: str | float | 
     if best_of:
         configs = _best_of(configs, best_of, mode)
     sign = 1.0 if mode == "min" else -1.0
-    configs.sort(key=lambda c: (not c.final, sign * _mean(c.final) if c.final else 0.0, c.label))
+    configs.sort(key=lambda c: (not c.final, sign * _mean(c.final) if c.final else 0.0))  # stable: sweep order on ties
     winner = configs[0] if configs and configs[0].final else None
     ref = _mean(_finite(_last(j.curves.get(val_key, {})) for j in winner.ok)) if winner else math.nan
     target_value, target_how = resolve_target(target, ref, mode)
@@ -401,6 +413,7 @@ def render_plot(s: dict[str, Any], path: Path, title: str) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     configs: list[Config] = s["configs"]
     vk = s["val_key"]
@@ -424,6 +437,7 @@ def render_plot(s: dict[str, Any], path: Path, title: str) -> Path:
             ax.plot(xs, mean, style, color=color, label=label, lw=2.2 if c is s["winner"] else 1.5)
             ax.fill_between(xs, lo, hi, color=color, alpha=0.18, lw=0)
     for ax, (key, ylabel, log) in zip(axes[0], panels):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch", fontsize=12)
         ax.set_ylabel(ylabel, fontsize=12)
         ax.set_title(f"{key}: mean over seeds, band = min–max", fontsize=12)
