@@ -1,3 +1,11 @@
+from ._sources import DatasetNotFoundError
+from .breast_cancer import BreastCancerDataModule
+from .cifar10 import CIFAR10DataModule
+from .diabetes import DiabetesDataModule
 from .digits import DigitsDataModule
+from .fashion_mnist import FashionMNISTDataModule
+from .mnist import MNISTDataModule
+from .names import NamesDataModule
 
-__all__ = ["DigitsDataModule"]
+__all__ = ["BreastCancerDataModule", "CIFAR10DataModule", "DatasetNotFoundError", "DiabetesDataModule",
+           "DigitsDataModule", "FashionMNISTDataModule", "MNISTDataModule", "NamesDataModule"]
