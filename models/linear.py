@@ -1,0 +1,129 @@
+"""Linear and logistic regression (the cheatsheet's first two models).
+
+Linear regression:    yhat = w . x + b,  trained with a regression loss (MSE by default)
+    MSE = 1/N sum_i (y_i - yhat_i)^2
+Logistic regression:  binary (num_classes == 2): one logit z = w . x + b, p = sigmoid(z), trained
+    with BCEWithLogits  -1/N sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)];
+    multinomial: one logit per class, p = softmax(W x + b), trained with cross-entropy.
+Both add the optional penalties  l1 * sum|w| + l2 * sum w^2  (weights only) to the training loss;
+validation and test report the data loss alone.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanSquaredError, R2Score
+
+from ._blocks import numel
+from ._classifier import ClassifierModule
+from ._penalty import check_strengths, weight_penalty
+
+REGRESSION_LOSSES = {"MSELoss": "mse", "L1Loss": "l1", "HuberLoss": "huber", "SmoothL1Loss": "smooth_l1"}
+
+
+def _loss_name(loss: nn.Module) -> str:
+    return type(loss).__name__
+
+
+class LinearRegression(pl.LightningModule):
+    """yhat = w . x + b; logs train/loss, val/loss, val/mse, val/r2, test/loss, test/mse, test/r2."""
+
+    def __init__(self, input_shape: Sequence[int], optimizer: Callable[..., torch.optim.Optimizer],
+                 loss: nn.Module, output_dim: int = 1, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
+        super().__init__()
+        if not callable(optimizer):
+            raise ValueError("model.optimizer must be a `_partial_: true` optimizer config (a callable taking params)")
+        if _loss_name(loss) not in REGRESSION_LOSSES:
+            raise ValueError(f"model=linear needs a regression loss (loss=mse, l1 or huber); got {_loss_name(loss)}")
+        check_strengths(l1, l2)
+        self.save_hyperparameters(ignore=["optimizer", "loss"])
+        self.optimizer_factory = optimizer
+        self.loss_fn = loss
+        self.l1, self.l2 = float(l1), float(l2)
+        self.compile_net = bool(compile)
+        self.output_dim = int(output_dim)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), self.output_dim))
+        self.linear = self.net[1]
+        self.val_mse, self.test_mse = MeanSquaredError(), MeanSquaredError()
+        self.val_r2, self.test_r2 = R2Score(), R2Score()
+
+    def setup(self, stage: str) -> None:
+        if self.compile_net and not getattr(self, "_compiled", False):
+            self.net = torch.compile(self.net)
+            self._compiled = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.net(x)
+        return out.squeeze(-1) if self.output_dim == 1 else out
+
+    def penalty(self) -> Tensor | None:
+        return weight_penalty([self.linear.weight], self.l1, self.l2)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self(x), y.to(x.dtype))
+        extra = self.penalty()
+        if extra is not None:
+            loss = loss + extra
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=y.shape[0])
+        return loss
+
+    def _eval_step(self, stage: str, batch, mse: MeanSquaredError, r2: R2Score) -> None:
+        x, y = batch
+        pred = self(x)
+        y = y.to(pred.dtype)
+        mse.update(pred, y)
+        r2.update(pred, y)
+        self.log(f"{stage}/loss", self.loss_fn(pred, y), on_step=False, on_epoch=True, prog_bar=stage == "val",
+                 batch_size=y.shape[0])
+        self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True)
+        self.log(f"{stage}/r2", r2, on_step=False, on_epoch=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step("val", batch, self.val_mse, self.val_r2)
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step("test", batch, self.test_mse, self.test_r2)
+
+    def configure_optimizers(self):
+        return self.optimizer_factory(self.parameters())
+
+
+class LogisticRegression(ClassifierModule):
+    """Binary (one logit, BCEWithLogits) when num_classes == 2, else multinomial (softmax cross-entropy).
+
+    `multinomial: true` fits num_classes logits with cross-entropy even for two classes.
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
+                 multinomial: bool | None = None, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
+        super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
+        if int(num_classes) < 2:
+            raise ValueError(f"model=logistic needs at least 2 classes, got data.num_classes={num_classes}")
+        check_strengths(l1, l2)
+        self.save_hyperparameters(ignore=["optimizer", "loss"])
+        self.binary = int(num_classes) == 2 and not multinomial
+        name = _loss_name(loss)
+        if self.binary and name != "BCEWithLogitsLoss":
+            raise ValueError(f"model=logistic on two classes fits one logit with loss=bce_with_logits; got {name}. "
+                             f"Pass loss=bce_with_logits, or model.multinomial=true for two softmax logits")
+        if not self.binary and name != "CrossEntropyLoss":
+            raise ValueError(f"model=logistic with {num_classes} softmax logits needs loss=cross_entropy; got {name}")
+        self.l1, self.l2 = float(l1), float(l2)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), 1 if self.binary else int(num_classes)))
+        self.linear = self.net[1]
+
+    def compute_loss(self, out: Tensor, y: Tensor) -> Tensor:
+        if self.binary:
+            return self.loss_fn(out.squeeze(-1), y.to(out.dtype))
+        return self.loss_fn(out, y)
+
+    def metric_input(self, out: Tensor) -> Tensor:
+        # one logit: class 1 where z > 0, i.e. sigmoid(z) > 1/2
+        return (out.squeeze(-1) > 0).long() if self.binary else out
+
+    def penalty(self) -> Tensor | None:
+        return weight_penalty([self.linear.weight], self.l1, self.l2)
