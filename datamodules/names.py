@@ -104,7 +104,7 @@ class NamesDataModule(InMemoryDataModule):
             "pass data.root=<folder holding Arabic.txt ... Vietnamese.txt> (data/names in the zip)",
             f"set data.download=true on a machine with network access (fetches {URL} into "
             f"{self.download_dir / 'names'})",
-            f"or unzip {URL} yourself and pass data.root=<...>/data/names"], download_error)
+            f"unzip {URL} yourself and pass data.root=<...>/data/names"], download_error)
 
     def prepare_data(self) -> None:
         if self._folder is not None or not self.download:

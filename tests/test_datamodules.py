@@ -238,6 +238,29 @@ def test_failed_download_reports_places_and_cause(tmp_path, monkeypatch):
         dm.prepare_data()
 
 
+def test_download_goes_through_torchvision_class_into_download_dir(tmp_path, monkeypatch):
+    # stands in for torchvision.datasets.MNIST(root, download=True): same folder layout, no network
+    import torchvision.datasets
+
+    calls = []
+
+    def fake_mnist(root, train=True, download=False):
+        calls.append((root, train, download))
+        write_mnist(Path(root) / "MNIST" / "raw", mnist_arrays(seed=5))
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_mnist)
+    cache = tmp_path / "cache"
+    dm = MNISTDataModule(root=None, download=True, download_dir=str(cache), val_size=10)
+    dm.prepare_data()
+    assert calls == [(str(cache), True, True)]
+    dm.setup()
+    assert len(dm.train_set[0]) == 30 and len(dm.test_set[0]) == 20
+    # the next run finds the download offline
+    again = MNISTDataModule(root=None, download=False, download_dir=str(cache), val_size=10)
+    again.prepare_data()
+    assert len(calls) == 1
+
+
 # -- names ---------------------------------------------------------------------------------------------------
 def _raw_names():
     return {lang: (NAMES_DIR / f"{lang}.txt").read_text(encoding="utf-8").strip().split("\n") for lang in LANGUAGES}
