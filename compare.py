@@ -421,8 +421,11 @@ def render_plot(s: dict[str, Any], path: Path, title: str) -> Path:
     if vk == "val/loss":
         panels = panels[:1]
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels) + 3, 5.5), squeeze=False)
-    cmap = plt.get_cmap("tab10" if len(configs) <= 10 else "tab20")
-    for i, c in enumerate(configs):
+    # twins (`X` and `torch_X`) share a colour: solid for ours, dashed for torch's
+    families = list(dict.fromkeys(c.label.replace("torch_", "") for c in configs))
+    cmap = plt.get_cmap("tab10" if len(families) <= 10 else "tab20")
+    for c in configs:
+        i = families.index(c.label.replace("torch_", ""))
         jobs = c.ok or [j for j in c.jobs if j.curves]
         label = c.label + (" (winner)" if c is s["winner"] else "")
         style = "--" if "torch_" in c.label else "-"
