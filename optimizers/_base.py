@@ -42,6 +42,16 @@ def group_with_indices(*tensorlists: list) -> Iterable[tuple[list[list[Any]], li
     return grouped.values()
 
 
+def params_with_grads(group: dict, who: str) -> tuple[list[Tensor], list[Tensor]]:
+    """The group's params that have a gradient (the others are skipped), and those gradients."""
+    # comprehensions rather than an append loop: this runs per param per step
+    params = [p for p in group["params"] if p.grad is not None]
+    grads = [p.grad for p in params]
+    if any(g.is_sparse for g in grads):
+        raise RuntimeError(f"refzoo's {who} does not support sparse gradients")
+    return params, grads
+
+
 def scalar_dtype() -> torch.dtype:
     """dtype of the `step` counter: float64 when that is the default dtype, else float32 (as torch)."""
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, refuse_modes, use_foreach)
+                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
+                    use_foreach)
 
 
 class Adagrad(Optimizer):
@@ -71,31 +72,22 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def _init_group(self, group: dict, params: list, grads: list, sums: list, steps: list) -> None:
-        """Collect the params that have a gradient (state of a param added later is created here)."""
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise RuntimeError("refzoo's Adagrad does not support sparse gradients")
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
+    def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
+        """The params that have a gradient, their gradients and state tensors (aligned lists);
+        the state of a param added after construction is created here."""
+        params, grads = params_with_grads(group, "Adagrad")
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
             if len(state) == 0:
                 self._new_state(p, group)
-            sums.append(state["sum"])
-            steps.append(state["step"])
+        return params, grads, [s["sum"] for s in states], [s["step"] for s in states]
 
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            sums: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, sums, steps)
+            params, grads, sums, steps = self._init_group(group)
             if not params:
                 continue
             update = (_multi_tensor_adagrad if use_foreach(group["foreach"], params)

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, refuse_modes, use_foreach)
+                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
+                    use_foreach)
 
 
 class Adam(Optimizer):
@@ -70,18 +71,13 @@ class Adam(Optimizer):
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("fused", None)
 
-    def _init_group(self, group: dict, params: list, grads: list, exp_avgs: list,
-                    exp_avg_sqs: list, max_exp_avg_sqs: list, steps: list) -> None:
-        """Collect the params that have a gradient, creating their state on first sight."""
+    def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
+        """The params that have a gradient, their gradients and state tensors (aligned lists);
+        a param's state is created the first time it has a gradient."""
         amsgrad = group["amsgrad"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise RuntimeError("refzoo's Adam does not support sparse gradients")
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
+        params, grads = params_with_grads(group, "Adam")
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
             if len(state) == 0:
                 if torch.is_complex(p):
                     raise RuntimeError("refzoo's Adam does not support complex parameters")
@@ -90,24 +86,16 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 if amsgrad:
                     state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            exp_avgs.append(state["exp_avg"])
-            exp_avg_sqs.append(state["exp_avg_sq"])
-            if amsgrad:
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
-            steps.append(state["step"])
+        return (params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
+                [s["step"] for s in states])
 
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            exp_avgs: list[Tensor] = []
-            exp_avg_sqs: list[Tensor] = []
-            max_exp_avg_sqs: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = self._init_group(group)
             if not params:
                 continue
             update = _multi_tensor_adam if use_foreach(group["foreach"], params) else _single_tensor_adam

@@ -6,7 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, refuse_modes, use_foreach)
+                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
+                    use_foreach)
 
 
 class RMSprop(Optimizer):
@@ -55,18 +56,13 @@ class RMSprop(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
 
-    def _init_group(self, group: dict, params: list, grads: list, square_avgs: list,
-                    momentum_bufs: list, grad_avgs: list, steps: list) -> None:
-        """Collect the params that have a gradient, creating their state on first sight."""
+    def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
+        """The params that have a gradient, their gradients and state tensors (aligned lists);
+        a param's state is created the first time it has a gradient."""
         momentum, centered = group["momentum"] > 0, group["centered"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise RuntimeError("refzoo's RMSprop does not support sparse gradients")
-            params.append(p)
-            grads.append(p.grad)
-            state = self.state[p]
+        params, grads = params_with_grads(group, "RMSprop")
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states):
             if len(state) == 0:
                 if torch.is_complex(p):
                     raise RuntimeError("refzoo's RMSprop does not support complex parameters")
@@ -76,25 +72,17 @@ class RMSprop(Optimizer):
                     state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 if centered:
                     state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            square_avgs.append(state["square_avg"])
-            steps.append(state["step"])
-            if momentum:
-                momentum_bufs.append(state["momentum_buffer"])
-            if centered:
-                grad_avgs.append(state["grad_avg"])
+        return (params, grads, [s["square_avg"] for s in states],
+                [s["grad_avg"] for s in states] if centered else [],
+                [s["momentum_buffer"] for s in states] if momentum else [],
+                [s["step"] for s in states])
 
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            square_avgs: list[Tensor] = []
-            momentum_bufs: list[Tensor] = []
-            grad_avgs: list[Tensor] = []
-            steps: list[Tensor] = []
-            self._init_group(group, params, grads, square_avgs, momentum_bufs, grad_avgs, steps)
+            params, grads, square_avgs, grad_avgs, momentum_bufs, steps = self._init_group(group)
             if not params:
                 continue
             update = (_multi_tensor_rmsprop if use_foreach(group["foreach"], params)

@@ -21,7 +21,9 @@ class SGD(Optimizer):
         nesterov:  v as above;  w = w - lr * (g + momentum * v)
 
     Like torch, the velocity is accumulated without the learning rate (so changing lr mid-run does
-    not rescale the stored velocity) and starts as the first gradient, undamped.
+    not rescale the stored velocity) and starts as the first gradient, undamped. Also like torch,
+    the multi-tensor Nesterov path leaves ``g + momentum * v`` in each ``.grad`` (it reuses the
+    gradient's memory); every other path reads ``.grad`` without writing it.
 
     Args: as ``torch.optim.SGD``: lr (1e-3), momentum (0), dampening (0), weight_decay (0),
     nesterov (False), and keyword-only maximize (False), foreach (None: multi-tensor only when
@@ -53,31 +55,23 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
-    def _init_group(self, group: dict, params: list, grads: list, bufs: list) -> bool:
-        """Collect the params that have a gradient, with their momentum buffers (None before the
-        first step: the buffer is born as a copy of the first gradient, inside the update).
-        Returns whether a gradient is sparse (nn.Embedding(sparse=True))."""
-        with_momentum = group["momentum"] != 0
-        has_sparse_grad = False
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            has_sparse_grad |= p.grad.is_sparse
-            if with_momentum:
-                bufs.append(self.state[p].get("momentum_buffer"))
-        return has_sparse_grad
+    def _init_group(self, group: dict) -> tuple[list[Tensor], list[Tensor], list, bool]:
+        """The params that have a gradient, their gradients and momentum buffers (None before the
+        first step: a buffer is born as a copy of the first gradient, inside the update), and
+        whether a gradient is sparse (nn.Embedding(sparse=True))."""
+        # comprehensions rather than an append loop: this runs per param per step
+        params = [p for p in group["params"] if p.grad is not None]
+        grads = [p.grad for p in params]
+        state = self.state
+        bufs = [state[p].get("momentum_buffer") for p in params] if group["momentum"] != 0 else []
+        return params, grads, bufs, any(g.is_sparse for g in grads)
 
     @torch.no_grad()
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            params: list[Tensor] = []
-            grads: list[Tensor] = []
-            bufs: list[Tensor | None] = []
-            has_sparse_grad = self._init_group(group, params, grads, bufs)
+            params, grads, bufs, has_sparse_grad = self._init_group(group)
             if not params:
                 continue
             # the foreach kernels take dense tensors only; the tensor methods take sparse ones too
@@ -138,10 +132,9 @@ def _multi_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_de
                     else:
                         b.mul_(momentum).add_(dev_grads[j], alpha=1 - dampening)
             if nesterov:
-                if owned:
-                    torch._foreach_add_(dev_grads, dev_bufs, alpha=momentum)
-                else:  # never write into the user's .grad
-                    dev_grads = torch._foreach_add(dev_grads, dev_bufs, alpha=momentum)
+                # in place even when dev_grads are the params' .grad, as torch's foreach path does:
+                # a temporary as large as the model would cost ~20% of the step
+                torch._foreach_add_(dev_grads, dev_bufs, alpha=momentum)
             else:
                 dev_grads = dev_bufs
         torch._foreach_add_(dev_params, dev_grads, alpha=-lr)

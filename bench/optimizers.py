@@ -1,0 +1,149 @@
+"""Step time of the hand-written first-order optimizers against torch.optim, side by side.
+
+Each entry times `opt.step()` of ours and of torch's with the same arguments and the same foreach
+setting (torch's CPU default, i.e. the single-tensor path, and foreach=True), alternately in one
+process, on two parameter sets: many small tensors (where per-tensor Python overhead dominates) and
+a few large ones (where memory traffic dominates). Gradients are fixed random tensors, set once.
+
+Run from the repository root: `.venv/bin/python bench/optimizers.py` (part of `make bench`).
+
+Measurement hygiene, because the machine is small and shared with other jobs:
+- one intra-op thread: a descheduled worker thread stalls a whole parallel op, which made 2-thread
+  wall-clock ratios swing between 0.2 and 3 for identical code;
+- the clock is the process's CPU time, not the wall clock: with one thread it is the work done,
+  without the time spent waiting for a core (wall-clock ratios of torch against itself still
+  swung by +-30% on this machine at load 3-5 on 2 cores);
+- glibc's malloc keeps freed memory instead of returning it to the OS, so the page faults of
+  re-allocated temporaries (which both implementations create alike) do not drown the difference.
+Otherwise the protocol is bench/_timing.duel's: warm-up, then alternated repeats, medians.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+# this file is named like the package it measures: keep bench/ off the path so that
+# `import optimizers` finds the package, not this script
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+
+def _keep_freed_memory() -> None:
+    """glibc only: serve large blocks from the heap and never trim it (M_TRIM_THRESHOLD = -1,
+    M_MMAP_THRESHOLD = -3), so a freed temporary's pages are reused without new page faults."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)
+        libc.mallopt(-3, 1 << 30)
+    except (OSError, AttributeError):  # not glibc: measure with the allocator as it is
+        pass
+
+
+_keep_freed_memory()
+
+import torch  # noqa: E402
+
+import optimizers  # noqa: E402
+from bench._timing import Duel, duel_table, write_result  # noqa: E402
+
+LIMIT = 1.10
+
+VARIANTS: list[tuple[str, str, dict]] = [
+    ("sgd", "SGD", dict(lr=0.1)),
+    ("momentum", "SGD", dict(lr=0.1, momentum=0.9)),
+    ("nesterov", "SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("adagrad", "Adagrad", dict(lr=0.01)),
+    ("adadelta", "Adadelta", dict()),
+    ("rmsprop", "RMSprop", dict()),
+    ("rmsprop centered+momentum", "RMSprop", dict(centered=True, momentum=0.9)),
+    ("adam", "Adam", dict()),
+    ("adam amsgrad", "Adam", dict(amsgrad=True)),
+    ("adamw", "AdamW", dict()),
+]
+
+# (title, shapes, repeats, inner): inner steps per timed sample keep samples >= ~5 ms, well above
+# the CPU clock's resolution
+PARAM_SETS = [
+    ("200 tensors of 64x64 + 200 of 64 (float32, 0.83M elements)",
+     [(64, 64)] * 200 + [(64,)] * 200, 21, 3),
+    ("22 tensors of 1024x1024 (float32, 23M elements)", [(1024, 1024)] * 22, 21, 1),
+]
+
+
+def cpu_duel(name: str, ours: Callable[[], object], theirs: Callable[[], object], *, repeats: int,
+             inner: int, warmup: int = 2) -> Duel:
+    """bench/_timing.duel with the process CPU-time clock (see the module docstring)."""
+    def once(fn):
+        start = time.process_time()
+        for _ in range(inner):
+            fn()
+        return (time.process_time() - start) / inner
+
+    for _ in range(warmup):
+        ours()
+        theirs()
+    a, b = [], []
+    for i in range(repeats):
+        first, second = ((ours, a), (theirs, b)) if i % 2 == 0 else ((theirs, b), (ours, a))
+        first[1].append(once(first[0]))
+        second[1].append(once(second[0]))
+    return Duel(name, statistics.median(a), statistics.median(b))
+
+
+def make_params(shapes: list[tuple[int, ...]]) -> list[torch.nn.Parameter]:
+    g = torch.Generator().manual_seed(0)
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter(torch.randn(shape, generator=g))
+        p.grad = torch.randn(shape, generator=g) * 0.01
+        params.append(p)
+    return params
+
+
+def twins(shapes, cls_name: str, kwargs: dict, foreach: bool | None):
+    """Our optimizer and torch's on two identical copies of the parameter set, state created."""
+    pair = []
+    for module in (optimizers, torch.optim):
+        params = make_params(shapes)
+        opt = getattr(module, cls_name)(params, **kwargs, foreach=foreach)
+        opt.step()  # lazy state creation is not what is measured
+        pair.append(opt)
+    return pair
+
+
+def run_set(shapes, repeats: int, inner: int) -> list:
+    duels = []
+    for name, cls_name, kwargs in VARIANTS:
+        for foreach in (None, True):
+            ours, theirs = twins(shapes, cls_name, kwargs, foreach)
+            label = f"{name} ({'foreach' if foreach else 'default: single-tensor'})"
+            duels.append(cpu_duel(label, ours.step, theirs.step, repeats=repeats, inner=inner))
+            print(f"  {label}: ratio {duels[-1].ratio:.3f}", flush=True)
+            del ours, theirs
+            gc.collect()
+    return duels
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    sections = [f"torch {torch.__version__}, 1 thread, float32. Each row: process CPU time per "
+                "`step()`, median of alternated repeats (see the docstring of bench/optimizers.py); "
+                f"ratio = refzoo / torch.optim; required <= {LIMIT}."]
+    worst = 0.0
+    for title, shapes, repeats, inner in PARAM_SETS:
+        print(title, flush=True)
+        duels = run_set(shapes, repeats, inner)
+        worst = max(worst, *(d.ratio for d in duels))
+        sections.append(f"### {title}\n\n{duel_table(duels, limit=LIMIT)}")
+    sections.append(f"Worst ratio: {worst:.3f}.")
+    write_result("optimizers", "Optimizer step time vs torch.optim (CPU)", "\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
