@@ -354,7 +354,7 @@ def render_markdown(s: dict[str, Any], paths: Sequence[Path]) -> str:
     twins = any(c.twin_delta is not None for c in configs)
     lines = [f"# {_unique(jobs, 'model')} on {_unique(jobs, 'data')} · sweep {_sweep_name(paths, jobs)}", ""]
     tgt = (f"{vk} {'≤' if mode == 'min' else '≥'} {fmt(s['target'])} ({s['target_how']} {vk})"
-           if math.isfinite(s["target"]) else "none (no configuration finished)")
+           if math.isfinite(s["target"]) else "none (no finished run has a val curve to set it from)")
     lines += [f"{len(jobs)} runs, {len(configs)} configurations · ranked by {fk} ({better} is better) · "
               f"target: {tgt}", ""]
     if s["best_of"]:
