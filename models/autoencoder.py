@@ -1,0 +1,130 @@
+"""Autoencoder: compress an image to a latent code and decode it back.
+
+    z = f_enc(x),   xhat = sigmoid(f_dec(z)),   L = l(xhat, x)
+
+with l the loss group's reconstruction loss (mse by default, bce on the decoder's probabilities).
+`arch: mlp` uses fully connected stacks; `arch: conv` two stride-2 convolutions down and two
+transposed convolutions up (height and width must divide by 2^len(channels)).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ._blocks import activation as make_activation, mlp_stack, numel
+from ._generative import GenerativeModule, check_optimizer
+
+ARCHS = ("mlp", "conv")
+
+
+def conv_encoder(input_shape: Sequence[int], channels: Sequence[int], out_features: int, act: str) -> nn.Sequential:
+    """[Conv4x4/2 -> act] per channel count, flatten, Linear to out_features."""
+    c, h, w = input_shape
+    layers: list[nn.Module] = []
+    for ch in channels:
+        layers += [nn.Conv2d(c, int(ch), 4, stride=2, padding=1), make_activation(act)]
+        c, h, w = int(ch), h // 2, w // 2
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, out_features))
+
+
+def conv_decoder(input_shape: Sequence[int], channels: Sequence[int], latent_dim: int, act: str,
+                 sigmoid: bool = True) -> nn.Sequential:
+    """Linear -> act -> [ConvTranspose4x4/2 -> act] mirrored, ending in the image's channels (and a sigmoid)."""
+    c, h, w = input_shape
+    depth = len(channels)
+    top_c, top_h, top_w = int(channels[-1]), h >> depth, w >> depth
+    layers: list[nn.Module] = [nn.Linear(latent_dim, top_c * top_h * top_w), make_activation(act),
+                               nn.Unflatten(1, (top_c, top_h, top_w))]
+    widths = [int(ch) for ch in reversed(channels)][1:] + [c]
+    prev = top_c
+    for i, ch in enumerate(widths):
+        layers.append(nn.ConvTranspose2d(prev, ch, 4, stride=2, padding=1))
+        if i < len(widths) - 1:
+            layers.append(make_activation(act))
+        prev = ch
+    if sigmoid:
+        layers.append(make_activation("sigmoid"))
+    return nn.Sequential(*layers)
+
+
+def check_conv_shape(input_shape: Sequence[int], channels: Sequence[int]) -> None:
+    if not channels or any(int(c) < 1 for c in channels):
+        raise ValueError(f"model.channels must be a non-empty list of positive integers, got {list(channels)}")
+    step = 2 ** len(channels)
+    if input_shape[1] % step or input_shape[2] % step:
+        raise ValueError(f"model.arch=conv with {len(channels)} stride-2 layers needs height and width divisible "
+                         f"by {step}; data.input_shape is {list(input_shape)} (use arch=mlp or fewer channels)")
+
+
+def check_arch(arch: str) -> str:
+    if arch not in ARCHS:
+        raise ValueError(f"model.arch must be one of {list(ARCHS)}, got {arch!r}")
+    return arch
+
+
+def per_sample_sum(loss_fn: nn.Module, value: Tensor, x: Tensor) -> Tensor:
+    """Turn a batch loss into the loss summed over one image's pixels, averaged over images."""
+    reduction = getattr(loss_fn, "reduction", "mean")
+    if reduction == "sum":
+        return value / x.shape[0]
+    return value * (x[0].numel())
+
+
+class Autoencoder(GenerativeModule):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
+                 arch: str = "mlp", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256, 128),
+                 channels: Sequence[int] = (32, 64), activation: str = "relu",
+                 judge: Mapping[str, Any] | None = None, pictures: int = 16):
+        super().__init__(input_shape, num_classes, judge, pictures)
+        self.save_hyperparameters(ignore=["optimizer", "loss"])
+        self.optimizer_factory = check_optimizer(optimizer, "model.optimizer")
+        from losses import BCEWithLogitsLoss, VAELoss
+
+        if isinstance(loss, (BCEWithLogitsLoss, VAELoss)):
+            raise ValueError(f"loss={type(loss).__name__} does not fit the autoencoder, whose decoder outputs "
+                             f"probabilities; allowed: mse, l1, huber, bce")
+        self.loss_fn = loss
+        if int(latent_dim) < 1:
+            raise ValueError(f"model.latent_dim must be a positive integer, got {latent_dim}")
+        d = numel(self.input_shape)
+        if check_arch(arch) == "mlp":
+            self.encoder = nn.Sequential(nn.Flatten(), mlp_stack(d, hidden_sizes, int(latent_dim), activation))
+            self.decoder = nn.Sequential(mlp_stack(int(latent_dim), list(reversed(hidden_sizes)), d, activation),
+                                         make_activation("sigmoid"), nn.Unflatten(1, self.input_shape))
+        else:
+            check_conv_shape(self.input_shape, channels)
+            self.encoder = conv_encoder(self.input_shape, channels, int(latent_dim), activation)
+            self.decoder = conv_decoder(self.input_shape, channels, int(latent_dim), activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decoder(self.encoder(x))
+
+    def training_step(self, batch, batch_idx):
+        x = batch[0]
+        loss = self.loss_fn(self(x), x)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x = batch[0]
+        self.log("val/loss", self.loss_fn(self(x), x), on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+
+    def test_step(self, batch, batch_idx):
+        x = batch[0]
+        recon = self(x)
+        loss = self.loss_fn(recon, x)
+        self.log("test/loss", loss, on_epoch=True, batch_size=x.shape[0])
+        self.log("test/recon", per_sample_sum(self.loss_fn, loss, x), on_epoch=True, batch_size=x.shape[0])
+        self.collect("real", x)
+        self.collect("recon", recon)
+        if batch_idx == 0:
+            self.save_reconstructions(x, recon)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/fd", self.frechet("real", "recon"))
+        self.clear_collected()
+
+    def configure_optimizers(self):
+        return self.optimizer_factory(self.parameters())
