@@ -1,6 +1,7 @@
 """Shared training/eval steps for classifiers: loss from config, accuracy from torchmetrics."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import pytorch_lightning as pl
@@ -8,9 +9,21 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from torchmetrics.classification import MulticlassRecall
+
+from ._accumulation import window_weight
+from ._running_mean import RunningMean
+from ._recall import class_names_of, recall_table, write_recall
+
 
 class ClassifierModule(pl.LightningModule):
-    """Subclasses build `self.net`; logs train/loss, val/loss, val/acc, test/loss, test/acc."""
+    """Subclasses build `self.net`; logs train/loss, val/loss, val/acc, test/loss, test/acc.
+
+    A batch is `(x, y)` or `(x1, ..., xk, y)`: everything before the labels goes to `net` as
+    positional inputs (names batches are `(chars, lengths, labels)`). Subclasses may override
+    `compute_loss` (e.g. one logit for binary targets), `metric_input` (what accuracy compares
+    with the labels) and `penalty` (a regularizer added to the training loss only).
+    """
 
     def __init__(self, optimizer: Callable[..., torch.optim.Optimizer], loss: nn.Module, num_classes: int,
                  compile: bool = False):
@@ -20,8 +33,13 @@ class ClassifierModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.loss_fn = loss
         self.compile_net = bool(compile)
+        self.train_loss = RunningMean()
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        # per-class recall of the test set; written to <run folder>/recall.md after testing
+        self.test_recall = MulticlassRecall(num_classes=num_classes, average=None)
+        self.num_classes = int(num_classes)
+        self.recall_report: str | None = None
         self.net: nn.Module
 
     def setup(self, stage: str) -> None:
@@ -29,28 +47,67 @@ class ClassifierModule(pl.LightningModule):
             self.net = torch.compile(self.net)
             self._compiled = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(*inputs)
+
+    def compute_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(out, y)
+
+    def metric_input(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+    def penalty(self) -> torch.Tensor | None:
+        return None
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = self.loss_fn(self(x), y)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=y.shape[0])
-        return loss
+        *inputs, y = batch
+        loss = self.compute_loss(self(*inputs), y)
+        extra = self.penalty()
+        if extra is not None:
+            loss = loss + extra
+        self.train_loss.update(loss.detach(), y.shape[0])
+        weight = window_weight(self, batch_idx, y.shape[0])
+        return loss if weight == 1.0 else loss * weight
 
-    def _eval_step(self, stage: str, batch, metric: MulticlassAccuracy) -> None:
-        x, y = batch
-        logits = self(x)
-        loss = self.loss_fn(logits, y)
-        metric.update(logits, y)
+    def on_train_epoch_start(self) -> None:
+        self.train_loss.reset()
+
+    def on_train_epoch_end(self) -> None:
+        # one log call per epoch: Lightning's per-step `self.log` costs more than a small model's step
+        self.log("train/loss", self.train_loss.compute(), prog_bar=True, sync_dist=True)
+
+    def _eval_step(self, stage: str, batch, metric: MulticlassAccuracy) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logs {stage}/loss and {stage}/acc; returns (what the metrics compare, labels)."""
+        *inputs, y = batch
+        out = self(*inputs)
+        loss = self.compute_loss(out, y)
+        pred = self.metric_input(out)
+        metric.update(pred, y)
         self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=y.shape[0])
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        return pred, y
 
     def validation_step(self, batch, batch_idx):
         self._eval_step("val", batch, self.val_acc)
 
     def test_step(self, batch, batch_idx):
-        self._eval_step("test", batch, self.test_acc)
+        pred, y = self._eval_step("test", batch, self.test_acc)
+        self.test_recall.update(pred, y)
+        self._support = self._support + torch.bincount(y, minlength=self.num_classes).cpu()
+
+    def on_test_epoch_start(self) -> None:
+        self.test_recall.reset()
+        self._support = torch.zeros(self.num_classes, dtype=torch.long)
+
+    def on_test_epoch_end(self) -> None:
+        recall = self.test_recall.compute().cpu()
+        self.test_recall.reset()
+        trainer = self._trainer
+        names = class_names_of(trainer.datamodule if trainer is not None else None, self.num_classes)
+        self.recall_report = recall_table(recall, self._support, names)
+        if trainer is not None and trainer.is_global_zero:
+            write_recall(Path(trainer.default_root_dir) / "recall.md", self.recall_report)
+            print("\nTest recall per class\n" + self.recall_report)
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.parameters())

@@ -56,15 +56,19 @@ class LinearRegression(pl.LightningModule):
             self._compiled = True
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.net(x)
-        return out.squeeze(-1) if self.output_dim == 1 else out
+        return self.net(x)
+
+    def _targets(self, y: Tensor, pred: Tensor) -> Tensor:
+        """Targets shaped like the predictions (N, output_dim): (N,) targets gain their column."""
+        return y.to(pred.dtype).reshape(pred.shape)
 
     def penalty(self) -> Tensor | None:
         return weight_penalty([self.linear.weight], self.l1, self.l2)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = self.loss_fn(self(x), y.to(x.dtype))
+        pred = self(x)
+        loss = self.loss_fn(pred, self._targets(y, pred))
         extra = self.penalty()
         if extra is not None:
             loss = loss + extra
@@ -74,9 +78,10 @@ class LinearRegression(pl.LightningModule):
     def _eval_step(self, stage: str, batch, mse: MeanSquaredError, r2: R2Score) -> None:
         x, y = batch
         pred = self(x)
-        y = y.to(pred.dtype)
-        mse.update(pred, y)
-        r2.update(pred, y)
+        y = self._targets(y, pred)
+        mse.update(pred.reshape(-1), y.reshape(-1))  # mean over all outputs
+        # R^2 takes (N,) for one output and (N, outputs) for several (averaged uniformly)
+        r2.update(*((pred.squeeze(-1), y.squeeze(-1)) if self.output_dim == 1 else (pred, y)))
         self.log(f"{stage}/loss", self.loss_fn(pred, y), on_step=False, on_epoch=True, prog_bar=stage == "val",
                  batch_size=y.shape[0])
         self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True)
