@@ -22,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
 from runner.checks import optimizer_key
+from runner.divergence import DivergedError, DivergenceGuard
+from runner.rng_state import RngStateCheckpoint
 from runner.record import run_facts
 
 log = logging.getLogger("refzoo")
@@ -62,7 +64,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule = _instantiate(cfg.data, "data")
     model = _instantiate(cfg.model, "model")
-    callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks")
+    # part of every run's contract, whatever the callbacks group says: exact resume, no NaN checkpoints
+    callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks") + [RngStateCheckpoint(), DivergenceGuard()]
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
@@ -74,14 +77,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     status = "ok"
     fit_metrics: dict[str, float] = {}
     test_metrics: dict[str, float] = {}
+    diverged: DivergedError | None = None
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        except DivergedError as err:
+            diverged, status = err, "diverged"
         fit_metrics = collect_metrics(trainer.callback_metrics)
-        status = getattr(model, "run_status", status)
     if cfg.get("test", True) and status == "ok":
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         test_ckpt = "best" if best else (None if cfg.get("train", True) else ckpt_path)
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
+        results = trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False, weights_only=True)
         test_metrics = collect_metrics(*results)
 
     metrics = {**fit_metrics, **test_metrics}
@@ -90,9 +96,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     facts = {**run_facts(cfg, _hydra_choices()), "epochs": trainer.current_epoch,
              "global_steps": trainer.global_step, "wall_seconds": round(time.perf_counter() - started, 3),
              "status": status}
+    if diverged is not None:
+        facts.update(diverged_at_step=diverged.step, learning_rate=diverged.lr, error=str(diverged))
     if trainer.is_global_zero:
         write_metrics_json(run_dir / "metrics.json", metrics, facts)
         print_summary(facts, metrics, run_dir)
+    if diverged is not None:
+        raise diverged
     return metrics
 
 
@@ -109,12 +119,21 @@ def main(cfg: DictConfig) -> float | None:
     except Exception as err:  # noqa: BLE001 - one job of a sweep must not end the sweep
         if _in_multirun():
             # the sweep goes on; compare.py shows this job as a failed row
+            if isinstance(err, DivergedError):
+                log.error("%s", err)  # train() already wrote metrics.json with status "diverged"
+                return float("nan")
             log.exception("job failed: %s", err)
             facts = {**run_facts(cfg, _hydra_choices()), "status": "failed", "error": f"{type(err).__name__}: {err}"}
             write_metrics_json(Path(cfg.paths.output_dir) / "metrics.json", {}, facts)
             return float("nan")
         if isinstance(err, ConfigError):
             log.error("config error: %s", err)
+            sys.exit(2)
+        if isinstance(err, DivergedError):
+            log.error("%s", err)
+            sys.exit(3)
+        if isinstance(err, FileNotFoundError) and type(err).__name__ == "DatasetNotFoundError":
+            log.error("data error: %s", err)
             sys.exit(2)
         raise
     return metrics.get(cfg.get("optimized_metric"))

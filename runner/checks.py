@@ -67,9 +67,38 @@ def optimizer_key(message: str) -> str:
     return "optimizer"
 
 
+# optimizers whose step re-evaluates the model through a closure (line searches, Hessian products)
+CLOSURE_OPTIMIZERS = {"optimizers.LBFGS", "optimizers.BFGS", "optimizers.ConjugateGradient", "optimizers.Newton",
+                      "torch.optim.LBFGS"}
+
+
+def _target(node) -> str:
+    return str(node.get("_target_", "")) if node is not None else ""
+
+
+def check_closure_optimizer(cfg: DictConfig) -> None:
+    """Closure optimizers re-run forward/backward inside step(): that rules out a few combinations."""
+    name = _target(cfg.get("optimizer"))
+    if name not in CLOSURE_OPTIMIZERS:
+        return
+    short = name.rsplit(".", 1)[-1]
+    if int(cfg.trainer.get("accumulate_grad_batches", 1)) > 1:
+        raise ConfigError(f"optimizer {short} needs a closure and cannot accumulate gradients: set "
+                          f"trainer.accumulate_grad_batches=1 (and a full batch, e.g. data.batch_size=100000)")
+    prec = str(cfg.trainer.get("precision", "32-true"))
+    if "mixed" in prec:
+        raise ConfigError(f"optimizer {short} needs a closure, which Lightning does not support with "
+                          f"trainer.precision={prec}; use trainer.precision=32-true or 64-true")
+    model = _target(cfg.get("model"))
+    if model.endswith("GAN"):
+        raise ConfigError(f"optimizer {short} needs a closure; the gan model steps two optimizers by hand "
+                          f"(allowed: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw)")
+
+
 def check_config(cfg: DictConfig) -> str | None:
     """Run every check; returns the resolved checkpoint path."""
     if cfg.get("optimized_mode") not in ("min", "max"):
         raise ConfigError(f"optimized_mode must be 'min' or 'max', got {cfg.get('optimized_mode')!r}")
     check_trainer(cfg)
+    check_closure_optimizer(cfg)
     return resolve_ckpt_path(cfg)
