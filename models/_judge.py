@@ -73,7 +73,7 @@ def _batches(datamodule, which: str) -> Iterable[tuple[Tensor, Tensor]]:
     yield from loader
 
 
-def train_judge(datamodule, input_shape: Sequence[int], num_classes: int, epochs: int = 5,
+def train_judge(datamodule, input_shape: Sequence[int], num_classes: int, epochs: int = 2,
                 batch_size: int = 64, seed: int = 0, min_steps: int = 600) -> JudgeNet:
     """`epochs` of Adam on the datamodule's training images, more if that is under `min_steps` steps
     (small sets such as digits need many passes); a few seconds on digits."""
@@ -132,7 +132,7 @@ def load_judge(path: str | os.PathLike, input_shape: Sequence[int] | None = None
 
 
 def get_judge(datamodule, input_shape: Sequence[int], num_classes: int, path: str | None = None,
-              cache_dir: str | None = None, epochs: int = 5, min_steps: int = 600,
+              cache_dir: str | None = None, epochs: int = 2, min_steps: int = 600,
               is_global_zero: bool = True, barrier=None) -> JudgeNet:
     """Load `path`, else the cached judge for this dataset, else train one (rank 0) and cache it."""
     with torch.inference_mode(False):  # normal tensors, usable outside Lightning's eval loops too
