@@ -173,7 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="digits + a Fashion-MNIST subset, no Fashion GAN")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    # one thread: on a small shared machine a descheduled worker thread stalls every op
+    torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="refzoo_generative_"))
     parts = [digits_section(root)]
     if args.quick:
