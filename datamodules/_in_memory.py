@@ -33,11 +33,11 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.test_set: tuple[torch.Tensor, ...] | None = None
 
     def _epoch(self) -> int:
-        trainer = self._trainer if hasattr(self, "_trainer") else None
+        trainer = getattr(self, "trainer", None)
         return trainer.current_epoch if trainer is not None else 0
 
     def _dist(self) -> tuple[int, int]:
-        trainer = self._trainer if hasattr(self, "_trainer") else None
+        trainer = getattr(self, "trainer", None)
         if trainer is None:
             return 0, 1
         return trainer.global_rank, trainer.world_size

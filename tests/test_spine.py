@@ -113,3 +113,22 @@ def test_not_a_checkpoint_is_a_config_error(make_cfg, tmp_path):
     bogus.write_text("not a checkpoint")
     with pytest.raises(ConfigError, match="not a readable Lightning checkpoint"):
         train(make_cfg(f"ckpt_path={bogus}"))
+
+
+def test_datamodule_reshuffles_every_epoch_and_shards_by_rank():
+    from types import SimpleNamespace
+
+    from datamodules import DigitsDataModule
+
+    dm = DigitsDataModule(batch_size=2000)
+    dm.setup()
+    dm.trainer = SimpleNamespace(current_epoch=0, global_rank=0, world_size=1)
+    first = next(iter(dm.train_dataloader()))[1]
+    dm.trainer.current_epoch = 1
+    second = next(iter(dm.train_dataloader()))[1]
+    assert not torch.equal(first, second) and torch.equal(first.sort().values, second.sort().values)
+    dm.trainer.current_epoch = 0
+    assert torch.equal(next(iter(dm.train_dataloader()))[1], first)  # a function of the epoch: resumable
+    dm.trainer.world_size = 2
+    shard = next(iter(dm.train_dataloader()))[1]
+    assert len(shard) == (len(first) + 1) // 2
