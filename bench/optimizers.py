@@ -14,7 +14,10 @@ Measurement hygiene, because the machine is small and shared with other jobs:
   without the time spent waiting for a core (wall-clock ratios of torch against itself still
   swung by +-30% on this machine at load 3-5 on 2 cores);
 - glibc's malloc keeps freed memory instead of returning it to the OS, so the page faults of
-  re-allocated temporaries (which both implementations create alike) do not drown the difference.
+  re-allocated temporaries (which both implementations create alike) do not drown the difference;
+- each entry is measured twice, once with our tensors allocated first and once with torch's first
+  (on the large set whichever was allocated first ran ~5% slower, for torch against itself too),
+  and the samples of both arrangements are pooled.
 Otherwise the protocol is bench/_timing.duel's: warm-up, then alternated repeats, medians.
 """
 from __future__ import annotations
@@ -67,18 +70,18 @@ VARIANTS: list[tuple[str, str, dict]] = [
     ("adamw", "AdamW", dict()),
 ]
 
-# (title, shapes, repeats, inner): inner steps per timed sample keep samples >= ~5 ms, well above
+# (title, shapes, repeats per arrangement, inner): inner steps per timed sample keep samples >= ~5 ms, well above
 # the CPU clock's resolution
 PARAM_SETS = [
     ("200 tensors of 64x64 + 200 of 64 (float32, 0.83M elements)",
-     [(64, 64)] * 200 + [(64,)] * 200, 21, 3),
-    ("22 tensors of 1024x1024 (float32, 23M elements)", [(1024, 1024)] * 22, 21, 1),
+     [(64, 64)] * 200 + [(64,)] * 200, 11, 3),
+    ("22 tensors of 1024x1024 (float32, 23M elements)", [(1024, 1024)] * 22, 11, 1),
 ]
 
 
-def cpu_duel(name: str, ours: Callable[[], object], theirs: Callable[[], object], *, repeats: int,
-             inner: int, warmup: int = 2) -> Duel:
-    """bench/_timing.duel with the process CPU-time clock (see the module docstring)."""
+def cpu_samples(ours: Callable[[], object], theirs: Callable[[], object], *, repeats: int,
+                inner: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+    """bench/_timing.duel's alternated samples, on the process CPU-time clock (module docstring)."""
     def once(fn):
         start = time.process_time()
         for _ in range(inner):
@@ -93,7 +96,7 @@ def cpu_duel(name: str, ours: Callable[[], object], theirs: Callable[[], object]
         first, second = ((ours, a), (theirs, b)) if i % 2 == 0 else ((theirs, b), (ours, a))
         first[1].append(once(first[0]))
         second[1].append(once(second[0]))
-    return Duel(name, statistics.median(a), statistics.median(b))
+    return a, b
 
 
 def make_params(shapes: list[tuple[int, ...]]) -> list[torch.nn.Parameter]:
@@ -106,34 +109,40 @@ def make_params(shapes: list[tuple[int, ...]]) -> list[torch.nn.Parameter]:
     return params
 
 
-def twins(shapes, cls_name: str, kwargs: dict, foreach: bool | None):
+def twins(shapes, cls_name: str, kwargs: dict, foreach: bool | None, ours_first: bool = True):
     """Our optimizer and torch's on two identical copies of the parameter set, state created."""
-    pair = []
-    for module in (optimizers, torch.optim):
+    made = {}
+    for module in (optimizers, torch.optim) if ours_first else (torch.optim, optimizers):
         params = make_params(shapes)
         opt = getattr(module, cls_name)(params, **kwargs, foreach=foreach)
         opt.step()  # lazy state creation is not what is measured
-        pair.append(opt)
-    return pair
+        made[module] = opt
+    return made[optimizers], made[torch.optim]
 
 
 def run_set(shapes, repeats: int, inner: int) -> list:
     duels = []
     for name, cls_name, kwargs in VARIANTS:
         for foreach in (None, True):
-            ours, theirs = twins(shapes, cls_name, kwargs, foreach)
             label = f"{name} ({'foreach' if foreach else 'default: single-tensor'})"
-            duels.append(cpu_duel(label, ours.step, theirs.step, repeats=repeats, inner=inner))
+            a, b = [], []
+            for ours_first in (True, False):
+                ours, theirs = twins(shapes, cls_name, kwargs, foreach, ours_first)
+                sa, sb = cpu_samples(ours.step, theirs.step, repeats=repeats, inner=inner)
+                a += sa
+                b += sb
+                del ours, theirs
+                gc.collect()
+            duels.append(Duel(label, statistics.median(a), statistics.median(b)))
             print(f"  {label}: ratio {duels[-1].ratio:.3f}", flush=True)
-            del ours, theirs
-            gc.collect()
     return duels
 
 
 def main() -> None:
     torch.set_num_threads(1)
     sections = [f"torch {torch.__version__}, 1 thread, float32. Each row: process CPU time per "
-                "`step()`, median of alternated repeats (see the docstring of bench/optimizers.py); "
+                "`step()`, median of alternated repeats in two allocation orders (see the docstring "
+                "of bench/optimizers.py); "
                 f"ratio = refzoo / torch.optim; required <= {LIMIT}."]
     worst = 0.0
     for title, shapes, repeats, inner in PARAM_SETS:

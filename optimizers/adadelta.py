@@ -105,12 +105,10 @@ def _multi_tensor_adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr,
     for dev_params, dev_grads, dev_v, dev_u, dev_steps in group_by_device_and_dtype(
             params, grads, square_avgs, acc_deltas, steps):
         bump_steps(dev_steps)
-        owned = False  # are dev_grads our temporaries (True) or the params' .grad (False)?
         if maximize:
             dev_grads = torch._foreach_neg(dev_grads)
-            owned = True
         if weight_decay != 0:
-            if owned:
+            if maximize:  # dev_grads is already our temporary: reuse it
                 torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
             else:
                 dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)

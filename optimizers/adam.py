@@ -138,15 +138,13 @@ def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, st
     """The same rule, one foreach call per operation and (device, dtype) group."""
     for (dev_params, dev_grads, dev_m, dev_v, dev_vmax, dev_steps) in group_by_device_and_dtype(
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
-        owned = False  # are dev_grads our temporaries (True) or the params' .grad (False)?
         if maximize:
             dev_grads = torch._foreach_neg(dev_grads)
-            owned = True
         bump_steps(dev_steps)
         if weight_decay != 0:
             if decoupled:
                 torch._foreach_mul_(dev_params, 1 - lr * weight_decay)
-            elif owned:
+            elif maximize:  # dev_grads is already our temporary: reuse it
                 torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
             else:
                 dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)

@@ -124,13 +124,11 @@ def _multi_tensor_rmsprop(params, grads, square_avgs, grad_avgs, momentum_bufs, 
     """The same rule, one foreach call per operation and (device, dtype) group."""
     for (dev_params, dev_grads, dev_cache, dev_gbar, dev_bufs, dev_steps) in group_by_device_and_dtype(
             params, grads, square_avgs, grad_avgs, momentum_bufs, steps):
-        owned = False  # are dev_grads our temporaries (True) or the params' .grad (False)?
         if maximize:
             dev_grads = torch._foreach_neg(dev_grads)
-            owned = True
         bump_steps(dev_steps)
         if weight_decay != 0:
-            if owned:
+            if maximize:  # dev_grads is already our temporary: reuse it
                 torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
             else:
                 dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)

@@ -108,17 +108,13 @@ def _multi_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_de
                       maximize) -> None:
     """The same rule, one foreach call per operation and (device, dtype) group."""
     for (dev_params, dev_grads, dev_bufs), indices in group_with_indices(params, grads, bufs):
-        # `owned` says whether dev_grads are our temporaries (free to modify) or the params' .grad
-        owned = False
         if maximize:
             dev_grads = torch._foreach_neg(dev_grads)
-            owned = True
         if weight_decay != 0:
-            if owned:
+            if maximize:  # dev_grads is already our temporary: reuse it
                 torch._foreach_add_(dev_grads, dev_params, alpha=weight_decay)
             else:
                 dev_grads = torch._foreach_add(dev_grads, dev_params, alpha=weight_decay)
-                owned = True
         if momentum != 0:
             if all(b is not None for b in dev_bufs):
                 torch._foreach_mul_(dev_bufs, momentum)
