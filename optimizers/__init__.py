@@ -1,5 +1,5 @@
 """Hand-written torch.optim.Optimizer subclasses, drop-ins for torch's, one file per algorithm."""
-# first-order optimizers (torch.optim twins)
+# first-order optimizers (twins of torch.optim's)
 from .sgd import SGD
 from .adagrad import Adagrad
 from .adadelta import Adadelta
@@ -7,12 +7,11 @@ from .rmsprop import RMSprop
 from .adam import Adam
 from .adamw import AdamW
 
-# closure optimizers
-
-__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"]
+# closure optimizers: step(closure) is required
 from .lbfgs import LBFGS
 from .bfgs import BFGS
 from .conjugate_gradient import ConjugateGradient
 from .newton import Newton
 
-__all__ += ["LBFGS", "BFGS", "ConjugateGradient", "Newton"]
+__all__ = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+           "LBFGS", "BFGS", "ConjugateGradient", "Newton"]

@@ -225,6 +225,45 @@ def test_state_dict_interchange_with_torch(case, direction):
 
 # ---------------------------------------------------------------- contract details
 
+@pytest.mark.parametrize("foreach", [False, True], ids=["single", "foreach"])
+@pytest.mark.parametrize("ours, theirs, kwargs", [
+    (optimizers.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (optimizers.Adam, torch.optim.Adam, dict(lr=0.01, amsgrad=True)),
+    (optimizers.RMSprop, torch.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+], ids=["SGD", "Adam", "RMSprop"])
+def test_lr_scheduler_drives_ours_as_it_drives_torch(ours, theirs, kwargs, foreach):
+    """OneCycleLR rewrites lr and the momentum (or betas) of every group at every step."""
+    case = Case(ours, theirs, kwargs)
+    batches = make_batches(torch.float64)
+    runs = []
+    for which in ("ours", "theirs"):
+        params, opt = build(case, which, torch.float64, foreach)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=kwargs["lr"], total_steps=STEPS)
+        for i, (x, y) in enumerate(batches):
+            opt.zero_grad()
+            loss_fn(params, x, y, i).backward()
+            opt.step()
+            sched.step()
+        runs.append((params, opt))
+    assert_same(*runs[0], *runs[1], TOL[torch.float64])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kwargs.get("lr")], ids=lambda c: c.id)
+def test_a_tensor_lr_acts_as_its_value(case):
+    """torch accepts a 1-element tensor lr; ours reads its value at each step."""
+    batches = make_batches(torch.float64)
+    pa, oa = build(case, "ours", torch.float64, foreach=False)
+    pb = make_params(torch.float64)
+    groups = param_groups(pb, case.kwargs["lr"])
+    for g in groups:
+        g["lr"] = torch.tensor(g.get("lr", case.kwargs["lr"]), dtype=torch.float64)
+    ob = case.ours(groups, **{**case.kwargs, "lr": torch.tensor(case.kwargs["lr"])})
+    train(pa, oa, batches)
+    train(pb, ob, batches)
+    for a, b in zip(pa, pb):
+        assert_close(a, b, **TOL[torch.float64])
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_step_evaluates_closure_with_grad_and_returns_its_loss(case):
     params, opt = build(case, "ours", torch.float64, foreach=False)
