@@ -206,8 +206,10 @@ def main() -> None:
                          "of epochs 2..10):\n\n" + fashion_section(root, 10, None))
     cmd = "`.venv/bin/python bench/zoo.py" + (" --quick" if args.quick else "") + (
         f" --only {' '.join(args.only)}" if args.only else "") + "`"
-    name = "zoo" if args.only is None else "zoo_" + "_".join(args.only)
-    write_result(name, "Classifier zoo: real data against the targets",
+    skipped = [s for s in ("digits", "names", "diabetes", "breast_cancer", "fashion") if s not in wanted]
+    if skipped:
+        parts.append(f"Not run in this invocation: {', '.join(skipped)}.")
+    write_result("zoo", "Classifier zoo: real data against the targets",
                  f"{cmd}, {torch.get_num_threads()} thread(s), run folders under {root}.\n\n" + "\n\n".join(parts))
 
 
