@@ -6,8 +6,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ._closure_loop import first_evaluation, first_step_length, move_along
 from ._line_search import (FlatParams, as_scalar, check_line_search, check_lr, check_single_group,
-                           require_closure, signed_loss, strong_wolfe)
+                           require_closure)
 
 
 class ConjugateGradient(torch.optim.Optimizer):
@@ -74,24 +75,18 @@ class ConjugateGradient(torch.optim.Optimizer):
             return closure()
         group = self.param_groups[0]
         lr = as_scalar(group["lr"])
-        max_iter, max_eval = group["max_iter"], group["max_eval"]
-        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        max_iter = group["max_iter"]
+        tolerance_grad = group["tolerance_grad"]
         maximize = group["maximize"]
         flat = self._flat
         restart_every = group["restart"] or flat.numel
 
         state = self.state[self._params[0]]  # global state, kept under the first parameter
-        state.setdefault("func_evals", 0)
-        state.setdefault("n_iter", 0)
         state.setdefault("since_restart", 0)
 
-        orig_loss = closure()
-        loss = signed_loss(orig_loss, maximize)
+        orig_loss, loss, g = first_evaluation(closure, flat, state, maximize)
         evals = 1
-        state["func_evals"] += 1
-        g = flat.grad(maximize)
-        converged = g.abs().max() <= tolerance_grad
-        if converged:
+        if g.abs().max() <= tolerance_grad:
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
@@ -112,8 +107,7 @@ class ConjugateGradient(torch.optim.Optimizer):
             gtd = g.dot(d)
 
             if first:
-                inv_l1 = 1.0 / g.abs().sum()
-                t = (inv_l1 if inv_l1 < 1.0 else 1.0) * lr
+                t = first_step_length(g, lr)
             elif group["line_search_fn"] is None:
                 t = lr
             else:
@@ -126,26 +120,9 @@ class ConjugateGradient(torch.optim.Optimizer):
             if not gtd < 0:
                 break
 
-            if group["line_search_fn"] == "strong_wolfe":
-                phi = flat.evaluate_along(closure, flat.save(), maximize)
-                loss, g, t, used = strong_wolfe(phi, d, t, loss, g, gtd, c1=group["c1"], c2=group["c2"],
-                                                tolerance_change=tolerance_change, max_ls=max_eval - evals)
-                flat.add_(t, d)
-                converged = g.abs().max() <= tolerance_grad
-            else:
-                flat.add_(t, d)
-                used = 0
-                if it != max_iter:
-                    loss = signed_loss(closure(), maximize)
-                    g = flat.grad(maximize)
-                    converged = g.abs().max() <= tolerance_grad
-                    used = 1
-            evals += used
-            state["func_evals"] += used
-
-            if it == max_iter or evals >= max_eval or converged:
-                break
-            if d.mul(t).abs().max() <= tolerance_change or abs(loss - prev_loss) < tolerance_change:
+            loss, g, t, evals, stop = move_along(closure, flat, state, group, d, t, loss, g, gtd,
+                                                 prev_loss, it, evals, c1=group["c1"], c2=group["c2"])
+            if stop:
                 break
 
         state.update(d=d, t=t, prev_flat_grad=prev_g, prev_loss=prev_loss, prev_gtd=prev_gtd)
