@@ -96,7 +96,7 @@ def main() -> None:
     duels = activation_duels() + loss_duels()
     table = duel_table(duels, limit=LIMIT)
     note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}; medians of {REPEATS} "
-            "alternating repeats (bench/_timing.duel).")
+            "alternating repeats of process CPU time (bench/_timing.duel).")
     write_result("losses_activations", "Losses and activations vs torch (forward+backward, CPU)",
                  note + "\n\n" + table)
 
