@@ -1,5 +1,7 @@
 """Private helpers shared by the first-order optimizers: the foreach default, device/dtype grouping,
-the `step` counter tensor, and the refusal of torch's capturable/differentiable/fused modes."""
+per-param state creation, the `step` counter tensor, defaults for param groups loaded from older
+state dicts, hyperparameter checks with torch's wording, and the refusal of torch's
+capturable/differentiable/fused modes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -50,6 +52,32 @@ def params_with_grads(group: dict, who: str) -> tuple[list[Tensor], list[Tensor]
     if any(g.is_sparse for g in grads):
         raise RuntimeError(f"refzoo's {who} does not support sparse gradients")
     return params, grads
+
+
+def fill_group_defaults(param_groups: list[dict], **defaults: Any) -> None:
+    """Give loaded param groups the keys that state dicts from older torch versions lack, in the
+    order torch adds them."""
+    for group in param_groups:
+        for key, value in defaults.items():
+            group.setdefault(key, value)
+
+
+def real_only(p: Tensor, who: str) -> None:
+    if torch.is_complex(p):
+        raise RuntimeError(f"refzoo's {who} does not support complex parameters")
+
+
+def states_of(optimizer: Optimizer, params: list[Tensor], who: str, buffers: tuple[str, ...]) -> list[dict]:
+    """The params' state dicts; a param seen for the first time gets a `step` counter and a zero
+    tensor for each name in `buffers` (in that order, as torch creates them)."""
+    states = [optimizer.state[p] for p in params]
+    for p, state in zip(params, states):
+        if len(state) == 0:  # once per param in a run: the per-step cost is this length test
+            real_only(p, who)
+            state["step"] = new_step()
+            for name in buffers:
+                state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+    return states
 
 
 def scalar_dtype() -> torch.dtype:

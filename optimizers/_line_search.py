@@ -55,13 +55,6 @@ def as_scalar(value: float | Tensor) -> float | Tensor:
     return value
 
 
-def check_lr(lr: float | Tensor) -> None:
-    if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-
-
 class FlatParams:
     """A list of parameters handled as one flat vector (complex parameters as pairs of reals)."""
 

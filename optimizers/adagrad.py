@@ -6,8 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
-                    use_foreach)
+                    fill_group_defaults, group_by_device_and_dtype, new_step, params_with_grads,
+                    real_only, refuse_modes, use_foreach)
 
 
 class Adagrad(Optimizer):
@@ -51,8 +51,7 @@ class Adagrad(Optimizer):
                 self._new_state(p, group)
 
     def _new_state(self, p: Tensor, group: dict) -> None:
-        if torch.is_complex(p):
-            raise RuntimeError("refzoo's Adagrad does not support complex parameters")
+        real_only(p, "Adagrad")
         state = self.state[p]
         state["step"] = new_step()
         state["sum"] = torch.full_like(p, group["initial_accumulator_value"],
@@ -60,11 +59,9 @@ class Adagrad(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state dicts from older torch versions lack these keys
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+        # state dicts from older torch versions lack these keys
+        fill_group_defaults(self.param_groups, foreach=None, maximize=False, differentiable=False,
+                            fused=None)
 
     def share_memory(self) -> None:
         """Move the accumulators to shared memory (for Hogwild-style multiprocess training)."""

@@ -6,8 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
-                    use_foreach)
+                    fill_group_defaults, group_by_device_and_dtype, params_with_grads, refuse_modes,
+                    states_of, use_foreach)
 
 
 class Adam(Optimizer):
@@ -62,30 +62,18 @@ class Adam(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state dicts from older torch versions lack these keys
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
+        # state dicts from older torch versions lack these keys
+        fill_group_defaults(self.param_groups, amsgrad=False, maximize=False, foreach=None,
+                            capturable=False, differentiable=False, decoupled_weight_decay=False,
+                            fused=None)
 
     def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
         """The params that have a gradient, their gradients and state tensors (aligned lists);
         a param's state is created the first time it has a gradient."""
         amsgrad = group["amsgrad"]
         params, grads = params_with_grads(group, "Adam")
-        states = [self.state[p] for p in params]
-        for p, state in zip(params, states):
-            if len(state) == 0:
-                if torch.is_complex(p):
-                    raise RuntimeError("refzoo's Adam does not support complex parameters")
-                state["step"] = new_step()
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+        states = states_of(self, params, "Adam", buffers)
         return (params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                 [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
                 [s["step"] for s in states])

@@ -7,7 +7,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._line_search import (FlatParams, as_scalar, check_line_search, check_lr, check_single_group,
+from ._base import check_lr
+from ._line_search import (FlatParams, as_scalar, check_line_search, check_single_group,
                            require_closure, strong_wolfe)
 
 

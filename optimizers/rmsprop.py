@@ -6,8 +6,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
-                    group_by_device_and_dtype, new_step, params_with_grads, refuse_modes,
-                    use_foreach)
+                    fill_group_defaults, group_by_device_and_dtype, params_with_grads, refuse_modes,
+                    states_of, use_foreach)
 
 
 class RMSprop(Optimizer):
@@ -48,30 +48,18 @@ class RMSprop(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state dicts from older torch versions lack these keys
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+        # state dicts from older torch versions lack these keys
+        fill_group_defaults(self.param_groups, momentum=0, centered=False, foreach=None,
+                            maximize=False, differentiable=False, capturable=False)
 
     def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
         """The params that have a gradient, their gradients and state tensors (aligned lists);
         a param's state is created the first time it has a gradient."""
         momentum, centered = group["momentum"] > 0, group["centered"]
         params, grads = params_with_grads(group, "RMSprop")
-        states = [self.state[p] for p in params]
-        for p, state in zip(params, states):
-            if len(state) == 0:
-                if torch.is_complex(p):
-                    raise RuntimeError("refzoo's RMSprop does not support complex parameters")
-                state["step"] = new_step()
-                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if momentum:
-                    state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if centered:
-                    state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        buffers = ("square_avg",) + (("momentum_buffer",) if momentum else ()) + (
+            ("grad_avg",) if centered else ())
+        states = states_of(self, params, "RMSprop", buffers)
         return (params, grads, [s["square_avg"] for s in states],
                 [s["grad_avg"] for s in states] if centered else [],
                 [s["momentum_buffer"] for s in states] if momentum else [],

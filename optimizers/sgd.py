@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ._base import (as_float, check_lr, check_non_negative, closure_loss, group_with_indices,
-                    refuse_modes, use_foreach)
+from ._base import (as_float, check_lr, check_non_negative, closure_loss, fill_group_defaults,
+                    group_with_indices, refuse_modes, use_foreach)
 
 
 class SGD(Optimizer):
@@ -48,12 +48,9 @@ class SGD(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state dicts from older torch versions lack these keys
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+        # state dicts from older torch versions lack these keys
+        fill_group_defaults(self.param_groups, nesterov=False, maximize=False, foreach=None,
+                            differentiable=False, fused=False)
 
     def _init_group(self, group: dict) -> tuple[list[Tensor], list[Tensor], list, bool]:
         """The params that have a gradient, their gradients and momentum buffers (None before the
