@@ -34,7 +34,7 @@ from omegaconf import open_dict, read_write  # noqa: E402
 from bench._timing import markdown_table, write_result  # noqa: E402
 from bench._twin import lightning_epoch_seconds, median_epoch, run_twin  # noqa: E402
 
-NAMES_ROOT = os.environ.get("REFZOO_NAMES_ROOT", str(ROOT.parent / "shared" / "data" / "names"))
+NAMES_ROOT = os.environ.get("REFZOO_NAMES_ROOT") or next((p for p in (str(ROOT.parent / "shared" / "data" / "names"), "/work/shared/data/names") if os.path.isdir(p)), str(ROOT.parent / "shared" / "data" / "names"))
 QUIET = ["callbacks.progress_bar=null"]
 
 

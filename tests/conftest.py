@@ -73,3 +73,13 @@ def _no_network(monkeypatch):
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def names_dir() -> Path:
+    """The char-RNN tutorial's surnames beside the project (never copied into it); REFZOO_NAMES_ROOT wins."""
+    candidates = [os.environ.get("REFZOO_NAMES_ROOT"), ROOT.parent / "shared" / "data" / "names",
+                  "/work/shared/data/names"]
+    for c in candidates:
+        if c and (Path(c) / "English.txt").is_file():
+            return Path(c)
+    raise FileNotFoundError(f"names data not found in {[str(c) for c in candidates if c]}; set REFZOO_NAMES_ROOT")

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from conftest import names_dir
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -23,7 +25,7 @@ from datamodules.mnist import read_idx
 from datamodules.names import LANGUAGES, decode, fold_to_ascii
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES_DIR = Path("/work/shared/data/names")
+NAMES_DIR = names_dir()
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

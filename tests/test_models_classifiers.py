@@ -6,6 +6,8 @@ import json
 
 import pytest
 import torch
+
+from conftest import names_dir
 from torch import nn
 
 from losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -21,7 +23,7 @@ ADAM = functools.partial(Adam, lr=1e-3)
 def _names_root():
     from pathlib import Path
 
-    return str((Path(__file__).resolve().parents[2] / "shared" / "data" / "names"))
+    return str(names_dir())
 
 
 # --- every model on its default data, through train(cfg) -------------------------------------------------
