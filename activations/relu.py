@@ -29,8 +29,8 @@ class _ReLUFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (out,) = ctx.saved_tensors
-        # out > 0 exactly where z > 0
-        return times_grad(mask_gt(out), grad)
+        # out >= 0, so sign(out) is the 0/1 mask of z > 0, and cheaper to build than a comparison
+        return times_grad(torch.sign(out), grad)
 
 
 class _LeakyReLUFn(torch.autograd.Function):
@@ -38,6 +38,15 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, slope: float) -> torch.Tensor:
+        if 0.0 <= slope <= 1.0:
+            # a*z <= z exactly where z >= 0, so max(a*z, z) is bitwise R(z) in two cheap passes;
+            # R(z) > 0 exactly where z > 0, so the slope is rebuilt from it in the backward
+            out = torch.mul(z, slope)
+            torch.maximum(out, z, out=out)
+            ctx.slope = slope
+            ctx.save_for_backward(out)
+            return out
+        ctx.slope = None
         # d holds R'(z), exactly 1 or a, so z * d is bitwise z or a*z
         d = _slope_where_positive(z, slope)
         ctx.save_for_backward(d)
@@ -45,6 +54,9 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if ctx.slope is not None:
+            (out,) = ctx.saved_tensors
+            return times_grad(_slope_where_positive(out, ctx.slope), grad), None
         (d,) = ctx.saved_tensors
         return grad * d, None
 
