@@ -21,23 +21,34 @@ class _ELUFn(torch.autograd.Function):
         else:
             out = t.add_(z.clamp_min(0))
         ctx.alpha = alpha
-        ctx.save_for_backward(z, out)
+        # for 0 <= a <= 1 the backward needs only R(z); otherwise it also needs the sign of z
+        if 0.0 <= alpha <= 1.0:
+            ctx.save_for_backward(out)
+        else:
+            ctx.save_for_backward(out, z)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        z, out = ctx.saved_tensors
         alpha = ctx.alpha
+        out = ctx.saved_tensors[0]
+        if 0.0 <= alpha <= 1.0:
+            # R(z) > 0 exactly where z > 0, and R(z) + a lies in [0, a] where z <= 0, so
+            # R'(z) = min(max(sign R(z), R(z) + a), 1): 1 where z > 0 (max(1, z + a) clipped to 1),
+            # R(z) + a elsewhere (sign R(z) is 0 or -1 there). Built as max(sign - a, R) + a:
+            # one fresh tensor, the rest in place.
+            if torch.is_grad_enabled():
+                # out-of-place and differentiable through `out` for double backward
+                d = torch.maximum(torch.sign(out) - alpha, out) + alpha
+                return d.clamp_max(1) * grad, None
+            d = torch.sign(out).sub_(alpha)
+            torch.maximum(d, out, out=d)
+            return d.add_(alpha).clamp_max_(1).mul_(grad), None
+        z = ctx.saved_tensors[1]
         m = mask_gt(z)  # 1.0 where z > 0
         if torch.is_grad_enabled():
-            # out-of-place and differentiable through `out` for double backward
             return ((out + alpha) * (1 - m) + m) * grad, None
-        if 0.0 <= alpha <= 1.0:
-            # out > 0 exactly where z > 0; there R(z) + a is replaced by a, then a + (1 - a) = 1
-            d = out.clamp_max(0).add_(alpha).add_(m, alpha=1.0 - alpha)
-        else:
-            d = (out + alpha).mul_(1 - m).add_(m)
-        return d.mul_(grad), None
+        return (out + alpha).mul_(1 - m).add_(m).mul_(grad), None
 
 
 class ELU(nn.Module):
