@@ -8,12 +8,36 @@ from ._ops import check_real, exp_, mask_gt
 from .sigmoid import SigmoidFn
 
 
+def _saturates(dtype: torch.dtype, threshold: float) -> bool:
+    """True when, in `dtype`, log(1 + e^t) rounds to t and S(t) to 1 at t = threshold (as this file
+    computes them). Then softplus at the cap equals the cap, so max(softplus(min(z, t)), z) is z
+    exactly above the threshold and the softplus below it, and S(min(z, t)) is exactly 1 above it:
+    no 0/1 mask is needed (float32 with the default threshold 20; not float64, where e^-20 shows)."""
+    key = (dtype, threshold)
+    if key not in _SATURATES:
+        t = torch.tensor([threshold], dtype=dtype)
+        e = exp_(t.clone())
+        _SATURATES[key] = bool(torch.log1p(e) == t) and bool(e / (e + 1) == 1)
+    return _SATURATES[key]
+
+
+_SATURATES: dict = {}
+
+
 class _SoftplusFn(torch.autograd.Function):
     """Softplus(z) = log(1 + e^(beta z)) / beta, or z where beta z > threshold (as torch);
     Softplus'(z) = S(beta z) = e^(beta z) / (1 + e^(beta z)), or 1 above the threshold."""
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+        ctx.beta, ctx.threshold = beta, threshold
+        if beta == 1.0 and z.is_floating_point() and _saturates(z.dtype, threshold):
+            # two fresh tensors and no mask (see _saturates)
+            e = exp_(z.clamp_max(threshold))
+            out = torch.log1p(e)
+            torch.maximum(out, z.detach(), out=out)
+            ctx.save_for_backward(z, e, None)
+            return out
         u = z * beta
         above = mask_gt(u, threshold)  # 1.0 where the linear branch applies
         e = exp_(u.clamp_max_(threshold))  # e^(beta z), capped where it is not used
@@ -21,7 +45,6 @@ class _SoftplusFn(torch.autograd.Function):
         if beta != 1.0:
             out.div_(beta)
         torch.lerp(out, z.detach(), above, out=out)  # exact z where above == 1
-        ctx.beta, ctx.threshold = beta, threshold
         ctx.save_for_backward(z, e, above)
         return out
 
@@ -30,11 +53,15 @@ class _SoftplusFn(torch.autograd.Function):
         z, e, above = ctx.saved_tensors
         if torch.is_grad_enabled():
             s = SigmoidFn.apply(z * ctx.beta)  # differentiable S(beta z) for double backward
+            if above is None:  # S rounds to exactly 1 above the threshold (see _saturates)
+                return s * grad, None, None
             return torch.maximum(s, above) * grad, None, None
         d = torch.add(e, 1)
         torch.div(e, d, out=d)  # S(beta z) in [0, 1]
-        # max with the 0/1 mask gives exactly 1 above the threshold
-        return torch.maximum(d, above, out=d).mul_(grad), None, None
+        if above is not None:
+            # max with the 0/1 mask gives exactly 1 above the threshold
+            torch.maximum(d, above, out=d)
+        return d.mul_(grad), None, None
 
 
 class Softplus(nn.Module):
