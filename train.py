@@ -24,6 +24,7 @@ from runner import ConfigError, check_config, collect_metrics, print_summary, wr
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
 from runner.rng_state import RngStateCheckpoint
+from runner.threads import apply_threads
 from runner.record import run_facts
 
 log = logging.getLogger("refzoo")
@@ -60,6 +61,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir)
     ckpt_path = check_config(cfg)
+    try:
+        threads = apply_threads(cfg.get("threads", "auto"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule = _instantiate(cfg.data, "data")
@@ -95,6 +100,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics[f"best/{trainer.checkpoint_callback.monitor}"] = float(trainer.checkpoint_callback.best_model_score)
     facts = {**run_facts(cfg, _hydra_choices()), "epochs": trainer.current_epoch,
              "global_steps": trainer.global_step, "wall_seconds": round(time.perf_counter() - started, 3),
+             "threads": threads,
              "status": status}
     if diverged is not None:
         facts.update(diverged_at_step=diverged.step, learning_rate=diverged.lr, error=str(diverged))

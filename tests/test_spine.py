@@ -134,3 +134,23 @@ def test_datamodule_reshuffles_every_epoch_and_shards_by_rank():
     dm.trainer.world_size = 2
     shard = next(iter(dm.train_dataloader()))[1]
     assert len(shard) == (len(first) + 1) // 2
+
+
+def test_threads_setting(monkeypatch):
+    import os
+
+    from runner.threads import resolve_threads
+
+    assert resolve_threads(3) == 3
+    assert resolve_threads(None) == torch.get_num_threads()
+    monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))
+    assert resolve_threads("auto") == 1  # a saturated machine still gets one thread
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert resolve_threads("auto") == min(torch.get_num_threads(), len(os.sched_getaffinity(0)))
+    with pytest.raises(ValueError, match="threads must be"):
+        resolve_threads("many")
+
+
+def test_bad_threads_is_a_config_error(make_cfg):
+    with pytest.raises(ConfigError, match="threads must be"):
+        train(make_cfg("threads=0"))
