@@ -6,7 +6,7 @@ import warnings
 import torch
 from torch import nn
 
-from ._ops import exp_, exp_of
+from ._ops import LOG2E, exp_, exp_of
 
 
 def _resolve_dim(dim: int | None, ndim: int, name: str) -> int:
@@ -19,6 +19,29 @@ def _resolve_dim(dim: int | None, ndim: int, name: str) -> int:
         stacklevel=3,
     )
     return 0 if ndim in (0, 1, 3) else 1
+
+
+_BLOCK_BYTES = 1 << 19
+
+
+def _log_sum_exp(shifted: torch.Tensor, dim: int) -> torch.Tensor:
+    """log sum_j e^(shifted_j) along `dim`, keepdim.
+
+    The exponentials are only summed, so for a contiguous 2-d input with dim 1 they are made
+    block by block in one small buffer that stays in cache, instead of one full-size temporary.
+    """
+    if shifted.dim() != 2 or dim not in (1, -1) or not shifted.is_contiguous():
+        return exp_of(shifted).sum(dim, keepdim=True).log_()
+    rows = max(1, _BLOCK_BYTES // max(1, shifted.shape[1] * shifted.element_size()))
+    if rows >= shifted.shape[0]:
+        return exp_of(shifted).sum(dim, keepdim=True).log_()
+    buf = shifted.new_empty(rows, shifted.shape[1])
+    total = shifted.new_empty(shifted.shape[0], 1)
+    for i in range(0, shifted.shape[0], rows):
+        block = shifted[i:i + rows]
+        b = buf[: block.shape[0]]
+        torch.sum(torch.mul(block, LOG2E, out=b).exp2_(), 1, keepdim=True, out=total[i:i + rows])
+    return total.log_()
 
 
 class _SoftmaxFn(torch.autograd.Function):
@@ -56,8 +79,7 @@ class _LogSoftmaxFn(torch.autograd.Function):
             out = z.clone()
         else:
             shifted = torch.sub(z, z.amax(dim, keepdim=True))
-            log_total = exp_of(shifted).sum(dim, keepdim=True).log_()
-            out = shifted.sub_(log_total)
+            out = shifted.sub_(_log_sum_exp(shifted, dim))
         ctx.save_for_backward(out)
         return out
 
