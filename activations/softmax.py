@@ -24,16 +24,23 @@ def _resolve_dim(dim: int | None, ndim: int, name: str) -> int:
 _BLOCK_BYTES = 1 << 19
 
 
+def _blocks(t: torch.Tensor, dim: int) -> int:
+    """Rows per cache-sized block for a contiguous 2-d `t` reduced along dim 1; 0 when blocks
+    do not apply (other layouts, or a tensor that is a single block anyway)."""
+    if t.dim() != 2 or dim not in (1, -1) or not t.is_contiguous():
+        return 0
+    rows = max(1, _BLOCK_BYTES // max(1, t.shape[1] * t.element_size()))
+    return rows if rows < t.shape[0] else 0
+
+
 def _log_sum_exp(shifted: torch.Tensor, dim: int) -> torch.Tensor:
     """log sum_j e^(shifted_j) along `dim`, keepdim.
 
     The exponentials are only summed, so for a contiguous 2-d input with dim 1 they are made
     block by block in one small buffer that stays in cache, instead of one full-size temporary.
     """
-    if shifted.dim() != 2 or dim not in (1, -1) or not shifted.is_contiguous():
-        return exp_of(shifted).sum(dim, keepdim=True).log_()
-    rows = max(1, _BLOCK_BYTES // max(1, shifted.shape[1] * shifted.element_size()))
-    if rows >= shifted.shape[0]:
+    rows = _blocks(shifted, dim)
+    if not rows:
         return exp_of(shifted).sum(dim, keepdim=True).log_()
     buf = shifted.new_empty(rows, shifted.shape[1])
     total = shifted.new_empty(shifted.shape[0], 1)
@@ -62,6 +69,15 @@ class _SoftmaxFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (s,) = ctx.saved_tensors
+        if not torch.is_grad_enabled() and _blocks(s, ctx.dim) and grad.is_contiguous():
+            # both passes over a row block while it is in cache
+            rows = _blocks(s, ctx.dim)
+            gx = torch.empty_like(s)
+            for i in range(0, s.shape[0], rows):
+                sb, gb = s[i:i + rows], gx[i:i + rows]
+                torch.mul(grad[i:i + rows], sb, out=gb)
+                gb.addcmul_(sb, gb.sum(1, keepdim=True), value=-1)
+            return gx, None
         gs = grad * s
         total = gs.sum(ctx.dim, keepdim=True)
         if torch.is_grad_enabled():
