@@ -11,6 +11,7 @@ Speed notes (measured on the CPU bench, 4096 x 1024 float32):
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -49,3 +50,20 @@ def check_real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return float(value)
+
+
+BLOCK_BYTES = 1 << 19  # half the 1 MiB L2 of the bench machine's cores
+
+
+def blockwise(fn: Callable[..., object], *tensors: torch.Tensor) -> None:
+    """fn(*pieces) on matching ~512 KiB pieces of same-shape tensors, so that an in-place chain
+    of several passes runs while each piece is in cache (10-20% faster than whole-tensor passes
+    for 16 MB tensors); fn(*tensors) once when any tensor is not contiguous or all are small."""
+    n = tensors[0].numel()
+    step = max(1, BLOCK_BYTES // tensors[0].element_size())
+    if n <= step or not all(t.is_contiguous() for t in tensors):
+        fn(*tensors)
+        return
+    flats = [t.view(-1) for t in tensors]
+    for i in range(0, n, step):
+        fn(*(f[i:i + step] for f in flats))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._ops import exp_of
+from ._ops import LOG2E, blockwise
 from .sigmoid import SigmoidFn
 
 
@@ -13,8 +13,14 @@ class _SiLUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        s = exp_of(z, -1.0).add_(1).reciprocal_()
-        out = z * s
+        s = torch.empty_like(z, memory_format=torch.contiguous_format)
+        out = torch.empty_like(s)
+
+        def piece(z, s, out):
+            torch.mul(z, -LOG2E, out=s).exp2_().add_(1).reciprocal_()  # S(z) = 1 / (1 + e^-z)
+            torch.mul(z, s, out=out)
+
+        blockwise(piece, z.detach(), s, out)
         ctx.save_for_backward(z, s, out)
         return out
 
@@ -24,8 +30,13 @@ class _SiLUFn(torch.autograd.Function):
         if torch.is_grad_enabled():
             s = SigmoidFn.apply(z)  # differentiable S(z) for double backward
             return (s + out * (1 - s)) * grad
-        d = torch.add(s, out).addcmul_(out, s, value=-1)
-        return d.mul_(grad)
+        d = torch.empty_like(s)
+
+        def piece(d, s, out, grad):
+            torch.add(s, out, out=d).addcmul_(out, s, value=-1).mul_(grad)
+
+        blockwise(piece, d, s, out.detach(), grad)
+        return d
 
 
 class SiLU(nn.Module):
