@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ._ops import exp_, times_grad
+from ._ops import LOG2E, blockwise, exp_, times_grad
 from .sigmoid import SigmoidFn
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -46,10 +46,18 @@ class _GELUTanhFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        v = torch.mul(z, z).mul_(_C).add_(1).mul_(z)  # z + c z^3
-        s = exp_(v, -2.0 * _K).add_(1).reciprocal_()  # S(2u)
+        s = torch.empty_like(z, memory_format=torch.contiguous_format)
+        out = torch.empty_like(s)
+
+        def piece(z, s, out):
+            # S(2u) = 1 / (1 + e^(-2 sqrt(2/pi) (z + c z^3)))
+            torch.mul(z, z, out=s).mul_(_C).add_(1).mul_(z).mul_(-2.0 * _K * LOG2E)
+            s.exp2_().add_(1).reciprocal_()
+            torch.mul(z, s, out=out)
+
+        blockwise(piece, z.detach(), s, out)
         ctx.save_for_backward(z, s)
-        return z * s
+        return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -58,9 +66,15 @@ class _GELUTanhFn(torch.autograd.Function):
             s = SigmoidFn.apply(2.0 * _K * (z + _C * z * z * z))
             du = 2.0 * _K * (1 + 3.0 * _C * z * z)
             return (s + z * s * (1 - s) * du) * grad
-        w = torch.mul(z, z).mul_(3.0 * _C).add_(1).mul_(z).mul_(2.0 * _K)  # z * 2u'
-        w.mul_(torch.addcmul(s, s, s, value=-1)).add_(s)
-        return times_grad(w, grad)
+        w = torch.empty_like(s)
+
+        def piece(w, z, s, grad):
+            torch.mul(z, z, out=w).mul_(3.0 * _C).add_(1).mul_(z).mul_(2.0 * _K)  # z * 2u'
+            # S(1 - S) in a piece-sized temporary that stays in cache
+            w.mul_(torch.addcmul(s, s, s, value=-1)).add_(s).mul_(grad)
+
+        blockwise(piece, w, z.detach(), s, grad)
+        return w
 
 
 class GELU(nn.Module):
