@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._ops import check_real, exp_, mask_gt
+from ._ops import blockwise, check_real, exp_, mask_gt
 
 
 class _ELUFn(torch.autograd.Function):
@@ -14,11 +14,17 @@ class _ELUFn(torch.autograd.Function):
     def forward(ctx, z: torch.Tensor, alpha: float) -> torch.Tensor:
         # a*(e^min(z,0) - 1), 0 where z > 0. e^x - 1 through the fast exp2 rather than expm1 (about
         # 5x slower here): near z = 0 the error is absolute, at most ~a * machine epsilon
-        t = exp_(z.clamp_max(0)).sub_(1).mul_(alpha)
         if 0.0 <= alpha <= 1.0:
-            # for 0 <= a <= 1, a*(e^z - 1) >= z on z <= 0, so the max picks the right branch
-            out = torch.maximum(t, z, out=t)
+            out = torch.empty_like(z, memory_format=torch.contiguous_format)
+
+            def piece(z, out):
+                exp_(torch.clamp_max(z, 0, out=out)).sub_(1).mul_(alpha)
+                # for 0 <= a <= 1, a*(e^z - 1) >= z on z <= 0, so the max picks the right branch
+                torch.maximum(out, z, out=out)
+
+            blockwise(piece, z.detach(), out)
         else:
+            t = exp_(z.clamp_max(0)).sub_(1).mul_(alpha)
             out = t.add_(z.clamp_min(0))
         ctx.alpha = alpha
         # for 0 <= a <= 1 the backward needs only R(z); otherwise it also needs the sign of z
@@ -41,9 +47,14 @@ class _ELUFn(torch.autograd.Function):
                 # out-of-place and differentiable through `out` for double backward
                 d = torch.maximum(torch.sign(out) - alpha, out) + alpha
                 return d.clamp_max(1) * grad, None
-            d = torch.sign(out).sub_(alpha)
-            torch.maximum(d, out, out=d)
-            return d.add_(alpha).clamp_max_(1).mul_(grad), None
+            d = torch.empty_like(out, memory_format=torch.contiguous_format)
+
+            def piece(d, out, grad):
+                torch.sign(out, out=d).sub_(alpha)
+                torch.maximum(d, out, out=d).add_(alpha).clamp_max_(1).mul_(grad)
+
+            blockwise(piece, d, out.detach(), grad)
+            return d, None
         z = ctx.saved_tensors[1]
         m = mask_gt(z)  # 1.0 where z > 0
         if torch.is_grad_enabled():
