@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._ops import check_real, mask_gt, times_grad
+from ._ops import blockwise, check_real, mask_gt, times_grad
 
 
 def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
@@ -41,8 +41,9 @@ class _LeakyReLUFn(torch.autograd.Function):
         if 0.0 <= slope <= 1.0:
             # a*z <= z exactly where z >= 0, so max(a*z, z) is bitwise R(z) in two cheap passes;
             # R(z) > 0 exactly where z > 0, so the slope is rebuilt from it in the backward
-            out = torch.mul(z, slope)
-            torch.maximum(out, z, out=out)
+            out = torch.empty_like(z, memory_format=torch.contiguous_format)
+            blockwise(lambda z, out: torch.maximum(torch.mul(z, slope, out=out), z, out=out),
+                      z.detach(), out)
             ctx.slope = slope
             ctx.save_for_backward(out)
             return out
@@ -56,7 +57,14 @@ class _LeakyReLUFn(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         if ctx.slope is not None:
             (out,) = ctx.saved_tensors
-            return times_grad(_slope_where_positive(out, ctx.slope), grad), None
+            if torch.is_grad_enabled():
+                return _slope_where_positive(out, ctx.slope) * grad, None
+            # sign(R) is 1 where z > 0, else 0 or -1; max with a gives R'(z), per cached block
+            d = torch.empty_like(out, memory_format=torch.contiguous_format)
+            a = ctx.slope
+            blockwise(lambda d, out, g: torch.sign(out, out=d).clamp_min_(a).mul_(g),
+                      d, out.detach(), grad)
+            return d, None
         (d,) = ctx.saved_tensors
         return grad * d, None
 
