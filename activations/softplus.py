@@ -10,8 +10,8 @@ from .sigmoid import SigmoidFn
 
 def _saturates(dtype: torch.dtype, threshold: float) -> bool:
     """True when, in `dtype`, log(1 + e^t) rounds to t and S(t) to 1 at t = threshold (as this file
-    computes them). Then softplus at the cap equals the cap, so the max of Softplus at min(z, t) and z is z
-    exactly above the threshold and the softplus below it, and S(min(z, t)) is exactly 1 above it:
+    computes them). Then Softplus at the cap equals the cap, so max(Softplus at min(z, t), z) is z
+    exactly above the threshold and the Softplus below it, and S(min(z, t)) is exactly 1 above it:
     no 0/1 mask is needed (float32 with the default threshold 20; not float64, where e^-20 shows)."""
     key = (dtype, threshold)
     if key not in _SATURATES:
