@@ -12,7 +12,8 @@ def _saturates(dtype: torch.dtype, threshold: float) -> bool:
     """True when, in `dtype`, log(1 + e^t) rounds to t and S(t) to 1 at t = threshold (as this file
     computes them). Then Softplus at the cap equals the cap, so max(Softplus at min(z, t), z) is z
     exactly above the threshold and the Softplus below it, and S(min(z, t)) is exactly 1 above it:
-    no 0/1 mask is needed (float32 with the default threshold 20; not float64, where e^-20 shows)."""
+    no 0/1 mask is needed (float32 with the default threshold 20; not float64, where e^-20
+    shows)."""
     key = (dtype, threshold)
     if key not in _SATURATES:
         t = torch.tensor([threshold], dtype=dtype)
