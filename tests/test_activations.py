@@ -153,3 +153,19 @@ def test_registry_builds_each_name():
 def test_registry_rejects_unknown_name():
     with pytest.raises(ValueError, match=r"unknown activation 'swishy'.*allowed: elu, gelu"):
         A.get_activation("swishy")
+
+
+@pytest.mark.parametrize("name,ours,theirs", CASES, ids=IDS)
+def test_large_inputs_take_the_blockwise_paths_and_still_match(name, ours, theirs):
+    # above 131,072 elements several activations switch to cache-sized blocks: hold those paths to
+    # torch as tightly as the small inputs (float64), including rows longer than one block
+    module = ours()
+    gen = torch.Generator().manual_seed(3)
+    for shape in [(300, 700), (3, 90_000)]:
+        z = torch.randn(shape, generator=gen, dtype=torch.float64) * 4
+        upstream = torch.randn(shape, generator=gen, dtype=torch.float64)
+        want, want_grad = _value_and_grad(theirs, z, upstream)
+        got, got_grad = _value_and_grad(module, z, upstream)
+        torch.testing.assert_close(got, want, **TOL[torch.float64], msg=lambda m: f"{name} {shape} value: {m}")
+        torch.testing.assert_close(got_grad, want_grad, **TOL[torch.float64],
+                                   msg=lambda m: f"{name} {shape} grad: {m}")
