@@ -60,6 +60,8 @@ def test_killed_then_resumed_equals_uninterrupted(tmp_path):
 
     assert numbers(a) == numbers(b) and "test/acc" in numbers(a)
     assert a["epochs"] == b["epochs"] and a["global_steps"] == b["global_steps"]
+    # last.ckpt is the final epoch's, not the last epoch that happened to improve the val metric
+    assert torch.load(whole / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 24
     pa = torch.load(whole / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     pb = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for name in pa:
