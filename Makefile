@@ -24,7 +24,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done
+	@# one intra-op thread: the comparisons are about per-op cost, and extra threads only add noise here
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; OMP_NUM_THREADS=1 $(PY) $$f; done
 	$(PY) bench/_collect.py
 
 clean:
