@@ -15,14 +15,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 from _timing import markdown_table, write_result  # noqa: E402
-from conftest import compose_config  # noqa: E402
+from runner.compose import compose_config  # noqa: E402
 
 EPOCHS = 6
 REPEATS = 3

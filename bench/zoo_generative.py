@@ -28,25 +28,14 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
-from omegaconf import open_dict, read_write  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench._timing import markdown_table, write_result  # noqa: E402
+from runner.compose import compose_config  # noqa: E402
 
 def compose_cfg(overrides: list[str], out: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
-    with read_write(cfg), open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.hydra.runtime.output_dir = str(out)
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_config([*overrides], out)
 
 
 def run_ours(overrides: list[str], out: Path) -> tuple[dict, float]:

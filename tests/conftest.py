@@ -6,31 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from runner.compose import compose_config  # noqa: E402  (needs ROOT on sys.path)
+
 # tests share two cores; one intra-op thread each keeps them from fighting over them
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
-    """The config `python train.py <overrides>` would see, with the run folder set to `output_dir`."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
-    with read_write(cfg), open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        cfg.hydra.runtime.output_dir = str(output_dir)
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2",
