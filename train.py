@@ -20,6 +20,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from datamodules import DatasetNotFoundError
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
@@ -138,7 +139,7 @@ def main(cfg: DictConfig) -> float | None:
         if isinstance(err, DivergedError):
             log.error("%s", err)
             sys.exit(3)
-        if isinstance(err, FileNotFoundError) and type(err).__name__ == "DatasetNotFoundError":
+        if isinstance(err, DatasetNotFoundError):  # raised by prepare_data when a download fails
             log.error("data error: %s", err)
             sys.exit(2)
         raise
