@@ -144,7 +144,8 @@ def _get_judge(datamodule, input_shape, num_classes, path, cache_dir, epochs, mi
                barrier) -> JudgeNet:
     if path:
         return load_judge(path, input_shape, num_classes)
-    file = cache_root(cache_dir) / "judges" / f"{dataset_key(datamodule, input_shape)}.pt"
+    # the training budget is part of the name: a judge trained for fewer epochs is a different ruler
+    file = cache_root(cache_dir) / "judges" / f"{dataset_key(datamodule, input_shape)}_e{int(epochs)}.pt"
     if not file.is_file() and is_global_zero:
         started = time.perf_counter()
         net = train_judge(datamodule, input_shape, num_classes, epochs=epochs, min_steps=min_steps)
