@@ -15,16 +15,6 @@ from optimizers.bfgs import bfgs_update
 CLOSURE_OPTIMIZERS = [LBFGS, BFGS, ConjugateGradient, Newton]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # these problems are tiny: extra intra-op threads only add waiting, badly so on a busy machine
-    # (double backward measured 400x slower with 2 threads under load)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------- problems
 
 def make_mlp(dtype, seed=0, unused_param=False):

@@ -24,15 +24,6 @@ TOL = {torch.float64: dict(rtol=0.0, atol=1e-10), torch.float32: dict(rtol=1e-5,
 STEPS, LATE = 20, 5  # the `late` param enters the loss at step LATE
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: intra-op threads only add contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------- the seeded problem
 
 def make_params(dtype: torch.dtype) -> list[Parameter]:
