@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import hydra
 import pytorch_lightning as pl
@@ -57,8 +57,11 @@ def _instantiate_all(group: DictConfig | None, key: str) -> list[Any]:
             if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Train and test one configuration; returns the final metrics (also written to metrics.json)."""
+def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[str, float]:
+    """Train and test one configuration; returns the final metrics (also written to metrics.json).
+
+    `extra_callbacks` join the configured ones (bench/loop_overhead.py times train.py's loop with one).
+    """
     started = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir)
     ckpt_path = check_config(cfg)
@@ -71,7 +74,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = _instantiate(cfg.data, "data")
     model = _instantiate(cfg.model, "model")
     # part of every run's contract, whatever the callbacks group says: exact resume, no NaN checkpoints
-    callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks") + [RngStateCheckpoint(), DivergenceGuard()]
+    callbacks = [*_instantiate_all(cfg.get("callbacks"), "callbacks"), RngStateCheckpoint(), DivergenceGuard(),
+                 *extra_callbacks]
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded

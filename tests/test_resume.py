@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["trainer.max_epochs=25", "seed=5", "callbacks.progress_bar=null", "optimizer=momentum"]
+# every_n_seconds=0: last.ckpt after every epoch, so there is a mid-run checkpoint to kill the run after
+ARGS = ["trainer.max_epochs=25", "seed=5", "callbacks.progress_bar=null", "optimizer=momentum",
+        "callbacks.last_checkpoint.every_n_seconds=0"]
 
 
 def _cmd(run_dir: Path, *extra: str) -> list[str]:
