@@ -42,6 +42,7 @@ class DivergenceGuard(pl.Callback):
         # manual-optimization models (GAN) return no loss: check the weights before checkpoints are saved
         if trainer.sanity_checking:
             return
-        for p in pl_module.parameters():
-            if not bool(torch.isfinite(p).all()):
-                raise DivergedError(trainer.global_step, _current_lr(trainer), float("nan"))
+        flags = [torch.isfinite(p).all() for p in pl_module.parameters()]
+        # one host sync for all parameters, not one per tensor
+        if flags and not bool(torch.stack(flags).all()):
+            raise DivergedError(trainer.global_step, _current_lr(trainer), float("nan"))
