@@ -155,3 +155,49 @@ def test_gan_clips_gradients_itself(tmp_path):
         # SGD(lr=0.1), 3 steps of a gradient whose norm is at most 1e-4
         assert moved(clipped, part) <= 3 * 0.1 * 1e-4 * (1 + 1e-4)
         assert moved(free, part) > 1e-3
+
+
+# ---------------------------------------------------------------- GAN's averaged generator
+def test_gan_ema_is_the_warmed_up_moving_average_of_g(tmp_path):
+    live: list[list[torch.Tensor]] = []
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            live.append([p.detach().clone() for p in pl_module.generator.parameters()])
+
+    from datamodules import DigitsDataModule
+
+    model = _make_gan()
+    expected = [p.detach().clone() for p in model.generator.parameters()]  # the average starts at G's init
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=6, limit_val_batches=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=str(tmp_path), callbacks=[Record()])
+    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
+    for t, params in enumerate(live):
+        d = min(0.999, (1 + t) / (10 + t))
+        expected = [d * e + (1 - d) * p for e, p in zip(expected, params)]
+    assert int(model.ema_updates) == 6
+    for e, a in zip(expected, model.generator_ema.parameters()):
+        torch.testing.assert_close(a, e, rtol=0, atol=1e-6)
+    # and it is what samples: not G itself, which has moved on
+    z = torch.randn(5, model.latent_dim)
+    torch.testing.assert_close(model(z), model.generator_ema(z))
+    assert (model(z) - model.generator(z)).abs().max() > 1e-6
+
+
+def test_gan_ema_off_samples_from_g():
+    from losses import BCEWithLogitsLoss
+    from models import GAN
+    from optimizers import SGD
+
+    model = GAN((1, 8, 8), 10, functools.partial(SGD, lr=0.1), functools.partial(SGD, lr=0.1), BCEWithLogitsLoss(),
+                arch="mlp", latent_dim=16, hidden_sizes=[32], ema_decay=0.0)
+    assert model.generator_ema is None and model.sampler is model.generator
+
+
+@pytest.mark.parametrize("decay", ["1.0", "-0.1"])
+def test_gan_bad_ema_decay_is_one_clear_error(make_cfg, decay):
+    from runner import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.ema_decay must be in \[0, 1\)"):
+        train(make_cfg("model=gan", f"model.ema_decay={decay}", *JUDGE))
