@@ -6,8 +6,7 @@
 `arch: dcgan` is a DCGAN-style pair for 28x28 / 32x32 images (transposed convolutions up, strided
 convolutions down, batch norm, LeakyReLU(0.2) in D); `arch: mlp` a fully connected pair for small
 images such as 8x8 digits; `arch: auto` picks mlp below 16 pixels a side. G ends in a sigmoid since
-the data are in [0, 1]. Samples, pictures and test metrics come from an exponential moving average
-of G's weights (`ema_decay`, 0.999; 0 samples from G itself), updated after every G step.
+the data are in [0, 1].
 
 Two optimizers (`optimizer_g`, `optimizer_d`), so Lightning's automatic optimization does not apply
 and Lightning refuses `accumulate_grad_batches` and `gradient_clip_val` in manual mode. The GAN
@@ -20,7 +19,6 @@ are clipped by norm (`clip_val`) before each step.
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Mapping, Sequence
 
@@ -100,8 +98,7 @@ class GAN(GenerativeModule):
                  arch: str = "auto", latent_dim: int = 64, hidden_sizes: Sequence[int] = (128, 256),
                  channels: Sequence[int] = (64, 128), batch_norm: bool = True, leaky_slope: float = 0.2,
                  accumulate_grad_batches: int | None = None, clip_val: float | None = None,
-                 judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0,
-                 ema_decay: float = 0.999):
+                 judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0):
         super().__init__(input_shape, num_classes, judge, pictures)
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "loss"])
         self.automatic_optimization = False
@@ -131,13 +128,6 @@ class GAN(GenerativeModule):
         if clip_val is not None and not float(clip_val) >= 0:
             raise ValueError(f"model.clip_val must be null or a non-negative number, got {clip_val}")
         self.clip_val = float(clip_val) if clip_val else None
-        if not 0.0 <= float(ema_decay) < 1.0:
-            raise ValueError(f"model.ema_decay must be in [0, 1) (0 turns the averaged generator off), got {ema_decay}")
-        self.ema_decay = float(ema_decay)
-        # the generator that samples: an exponential moving average of G's weights (Yazici et al. 2019), which
-        # smooths out the oscillation of adversarial training; trained by no optimizer, saved in checkpoints
-        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if self.ema_decay else None
-        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("fixed_noise", fixed_noise(self.pictures, self.latent_dim, seed=noise_seed))
         self._window: list[tuple[Tensor, Tensor | None]] = []
 
@@ -176,30 +166,11 @@ class GAN(GenerativeModule):
         return []
 
     # ------------------------------------------------------------ sampling
-    @property
-    def sampler(self) -> nn.Module:
-        """The generator pictures and metrics come from: the averaged one, or G itself with ema_decay=0."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
-
     def forward(self, z: Tensor) -> Tensor:
-        return self.sampler(z)
+        return self.generator(z)
 
     def sample(self, n: int) -> Tensor:
-        return self.sampler(torch.randn(n, self.latent_dim, device=self.device))
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        """ema <- d * ema + (1 - d) * G, with d = min(ema_decay, (1 + t) / (10 + t)) after t updates, so the
-        average does not lag behind the random initial weights early on; buffers (batch-norm statistics) are copied."""
-        if self.generator_ema is None:
-            return
-        t = float(self.ema_updates)
-        d = min(self.ema_decay, (1.0 + t) / (10.0 + t))
-        for avg, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            avg.lerp_(live, 1.0 - d)
-        for avg, live in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            avg.copy_(live)
-        self.ema_updates += 1
+        return self.generator(torch.randn(n, self.latent_dim, device=self.device))
 
     def _bce(self, logits: Tensor, target: float) -> Tensor:
         return self.loss_fn(logits, torch.full_like(logits, target))
@@ -257,16 +228,14 @@ class GAN(GenerativeModule):
         opt_g.step()
         opt_g.zero_grad()
         self.untoggle_optimizer(opt_g)
-        self._update_ema()
         self._window = []
 
     def on_train_epoch_end(self) -> None:
         with torch.no_grad():
-            sampler = self.sampler
-            was_training = sampler.training
-            sampler.eval()
-            images = sampler(self.fixed_noise)
-            sampler.train(was_training)
+            was_training = self.generator.training
+            self.generator.eval()
+            images = self.generator(self.fixed_noise)
+            self.generator.train(was_training)
         nrow = int(math.ceil(math.sqrt(images.shape[0])))
         self.save_grid(f"samples_epoch_{self.current_epoch:03d}.png", images, nrow=nrow)
         self.save_grid("samples.png", images, nrow=nrow)
