@@ -4,7 +4,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._fused import fused
 from ._ops import blockwise, check_real, mask_gt, times_grad
+
+
+@fused("leaky_relu.fwd")
+def _leaky_fwd(z: torch.Tensor, a: float) -> torch.Tensor:
+    """R(z) = z if z > 0 else a*z, one pass when compiled."""
+    return torch.where(z > 0, z, z * a)
+
+
+@fused("leaky_relu.fwd_max")
+def _leaky_fwd_max(z: torch.Tensor, a: float) -> torch.Tensor:
+    """R(z) = max(z, a*z) for 0 <= a <= 1 (a*z <= z exactly where z >= 0); cheaper than a select."""
+    return torch.maximum(z, z * a)
+
+
+@fused("leaky_relu.bwd")
+def _leaky_bwd(g: torch.Tensor, z: torch.Tensor, a: float) -> torch.Tensor:
+    """g * R'(z) = g if z > 0 else a*g."""
+    return torch.where(z > 0, g, g * a)
 
 
 def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
@@ -38,6 +57,12 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, slope: float) -> torch.Tensor:
+        kernel = _leaky_fwd_max if 0.0 <= slope <= 1.0 else _leaky_fwd
+        ctx.fused = kernel.ok(z, slope)
+        if ctx.fused:  # one kernel; the backward rebuilds R'(z) from z
+            ctx.slope = slope
+            ctx.save_for_backward(z)
+            return kernel(z, slope)
         if 0.0 <= slope <= 1.0:
             # a*z <= z exactly where z >= 0, so max(a*z, z) is bitwise R(z) in two cheap passes;
             # R(z) > 0 exactly where z > 0, so the slope is rebuilt from it in the backward
@@ -55,6 +80,11 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if ctx.fused:
+            (z,) = ctx.saved_tensors
+            if _leaky_bwd.ok(grad, z, ctx.slope):
+                return _leaky_bwd(grad, z, ctx.slope), None
+            return _slope_where_positive(z, ctx.slope) * grad, None
         if ctx.slope is not None:
             (out,) = ctx.saved_tensors
             if torch.is_grad_enabled():

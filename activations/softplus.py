@@ -4,8 +4,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._fused import fused
 from ._ops import check_real, exp_, mask_gt
 from .sigmoid import SigmoidFn
+
+
+@fused("softplus.fwd")
+def _fwd(z: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+    """log(1 + e^(beta z)) / beta, or z where beta z > threshold; one pass when compiled."""
+    u = z * beta
+    return torch.where(u > threshold, z, torch.log1p(torch.exp(u)) / beta)
+
+
+@fused("softplus.bwd")
+def _bwd(g: torch.Tensor, z: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+    """g * S(beta z) = g / (1 + e^(-beta z)), or g where beta z > threshold."""
+    u = z * beta
+    return torch.where(u > threshold, g, g / (1 + torch.exp(-u)))
 
 
 def _saturates(dtype: torch.dtype, threshold: float) -> bool:
@@ -32,6 +47,10 @@ class _SoftplusFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
         ctx.beta, ctx.threshold = beta, threshold
+        ctx.fused = _fwd.ok(z, beta, threshold)
+        if ctx.fused:  # one kernel; the backward recomputes S(beta z) from z
+            ctx.save_for_backward(z)
+            return _fwd(z, beta, threshold)
         if beta == 1.0 and z.is_floating_point() and _saturates(z.dtype, threshold):
             # two fresh tensors and no mask (see _saturates)
             e = exp_(z.clamp_max(threshold))
@@ -51,6 +70,12 @@ class _SoftplusFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        if ctx.fused:
+            (z,) = ctx.saved_tensors
+            if not torch.is_grad_enabled():
+                return _bwd(grad, z, ctx.beta, ctx.threshold), None, None
+            s = SigmoidFn.apply(z * ctx.beta)  # double backward, as below
+            return torch.maximum(s, mask_gt(z * ctx.beta, ctx.threshold)) * grad, None, None
         z, e, above = ctx.saved_tensors
         if torch.is_grad_enabled():
             s = SigmoidFn.apply(z * ctx.beta)  # differentiable S(beta z) for double backward

@@ -1,6 +1,9 @@
 """Forward+backward time of the hand-written activations and losses against torch's, on CPU.
 
-Activations: 4096 x 1024 float32, gradient of the output against a fixed upstream gradient.
+Activations: 4096 x 1024 float32, gradient of the output against a fixed upstream gradient, as users
+get them by default: REFZOO_FUSED=auto puts tensors this large on the fused (torch.compile) kernels of
+activations/_fused.py. The first call, which compiles them, is timed on its own (wall clock; inductor's
+disk cache makes it shorter on later runs) and kept out of the medians, which follow duel's warm-up.
 Losses: 4096 x 1000 logits for the classification losses (CrossEntropyLoss, NLLLoss on
 log-probabilities, MultiMarginLoss), 4096 x 1024 elementwise for the others; gradient of the
 default-reduced loss with respect to its input. Run from the repo root: python bench/losses_activations.py
@@ -8,6 +11,7 @@ default-reduced loss with respect to its input. Run from the repo root: python b
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,12 +21,13 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import activations as A  # noqa: E402
+from activations import _fused  # noqa: E402
 from bench._timing import duel, duel_table, write_result  # noqa: E402
 
 LIMIT = 1.25
 REPEATS = 21
 torch.manual_seed(0)
-
+FIRST_CALL_S: dict[str, float] = {}  # activation -> wall seconds of its first call (the compile)
 
 
 def activation_duels() -> list:
@@ -46,7 +51,15 @@ def activation_duels() -> list:
         ("SiLU", A.SiLU(), nn.SiLU()),
         ("Softplus", A.Softplus(), nn.Softplus()),
     ]
-    return [duel(f"act {name}", run(ours), run(theirs), repeats=REPEATS) for name, ours, theirs in pairs]
+    duels = []
+    for name, ours, theirs in pairs:
+        before = sum(_fused.calls.values())
+        start = time.perf_counter()
+        run(ours)()  # compiles the fused kernels, if any; duel's warm-up calls follow
+        if sum(_fused.calls.values()) > before:
+            FIRST_CALL_S[name] = time.perf_counter() - start
+        duels.append(duel(f"act {name}", run(ours), run(theirs), repeats=REPEATS))
+    return duels
 
 
 def loss_duels() -> list:
@@ -97,8 +110,13 @@ def main() -> None:
     table = duel_table(duels, limit=LIMIT)
     note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}; medians of {REPEATS} "
             "alternating repeats of process CPU time (bench/_timing.duel).")
+    fused = ", ".join(f"{name} {s:.1f}" for name, s in FIRST_CALL_S.items()) or "none"
+    mode = "on" if _fused.enabled("cpu") else "off"
+    fused_note = (f"Fused kernels (activations/_fused.py): {mode}, for tensors of at least "
+                  f"{_fused.THRESHOLD} elements. One-off first call, compiling them (wall seconds, not in "
+                  f"the medians; the first also starts inductor): {fused}.")
     write_result("losses_activations", "Losses and activations vs torch (forward+backward, CPU)",
-                 note + "\n\n" + table)
+                 note + "\n\n" + table + "\n\n" + fused_note)
 
 
 if __name__ == "__main__":
