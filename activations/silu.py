@@ -17,9 +17,12 @@ def _fwd(z: torch.Tensor) -> torch.Tensor:
 
 @fused("silu.bwd")
 def _bwd(g: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """g * S(z) (1 + z (1 - S(z))), S(z) = 1 / (1 + e^-z)."""
-    s = 1 / (1 + torch.exp(-z))
-    return g * (s * (1 + z * (1 - s)))
+    """g * S(z) (1 + z (1 - S(z))), S(z) = 1 / (1 + e^-z).
+
+    1 - S(z) is computed as S(-z) = 1 / (1 + e^z), not by subtraction, which cancels where S(z) is
+    near 1 (float32 error 2e-6 at z = 31)."""
+    s, t = 1 / (1 + torch.exp(-z)), 1 / (1 + torch.exp(z))
+    return g * (s * (1 + z * t))
 
 
 class _SiLUFn(torch.autograd.Function):
@@ -28,35 +31,39 @@ class _SiLUFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
         if _fwd.ok(z):  # one kernel; the backward recomputes S(z) from z
-            out = _fwd(z)
-            ctx.save_for_backward(z, None, out)
+            ctx.save_for_backward(z, None)
+            return _fwd(z)
+        out = torch.empty_like(z, memory_format=torch.contiguous_format)
+        if not ctx.needs_input_grad[0]:  # z S(z), S(z) = 1 / (1 + e^-z)
+            blockwise(lambda z, out: torch.mul(z, -LOG2E, out=out).exp2_().add_(1).reciprocal_().mul_(z),
+                      z.detach(), out)
             return out
-        s = torch.empty_like(z, memory_format=torch.contiguous_format)
-        out = torch.empty_like(s)
+        d = torch.empty_like(out)  # SiLU'(z), made here while S(z) is at hand
 
-        def piece(z, s, out):
-            torch.mul(z, -LOG2E, out=s).exp2_().add_(1).reciprocal_()  # S(z) = 1 / (1 + e^-z)
+        def piece(z, d, out):
+            torch.mul(z, -LOG2E, out=d).exp2_()  # e^-z
+            s = torch.add(d, 1).reciprocal_()  # S(z) = 1 / (1 + e^-z), in a piece-sized temporary
             torch.mul(z, s, out=out)
+            # 1 - S(z) = e^-z S(z), not a subtraction, which cancels where S(z) is near 1 (float32
+            # error 2e-6 at z = 31); e^-z = inf (z < -88.7 in float32) gives inf * 0 = NaN where
+            # 1 - S(z) = 1
+            d.mul_(s).nan_to_num_(1.0)
+            torch.addcmul(s, out, d, out=d)  # S + z S (1 - S)
 
-        blockwise(piece, z.detach(), s, out)
-        ctx.save_for_backward(z, s, out)
+        blockwise(piece, z.detach(), d, out)
+        ctx.save_for_backward(z, d)
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        z, s, out = ctx.saved_tensors
+        z, d = ctx.saved_tensors
         if torch.is_grad_enabled():
-            s = SigmoidFn.apply(z)  # differentiable S(z) for double backward
-            return (s + out * (1 - s)) * grad
-        if s is None:
+            # differentiable S(z) and 1 - S(z) = S(-z) for double backward
+            s, t = SigmoidFn.apply(z), SigmoidFn.apply(-z)
+            return (s + z * s * t) * grad
+        if d is None:
             return _bwd(grad, z)
-        d = torch.empty_like(s)
-
-        def piece(d, s, out, grad):
-            torch.add(s, out, out=d).addcmul_(out, s, value=-1).mul_(grad)
-
-        blockwise(piece, d, s, out.detach(), grad)
-        return d
+        return d * grad
 
 
 class SiLU(nn.Module):
