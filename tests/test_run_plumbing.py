@@ -1,0 +1,73 @@
+"""The cheap run plumbing: throttled progress bar, buffered CSV rows, epoch times straight to the loggers."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from runner.csv_logger import CSVLogger
+from runner.progress import ProgressBar, _ThrottledTqdm
+from train import train
+
+FAST = ["+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "test=false"]
+
+
+def test_throttled_bar_draws_at_most_once_per_gap_and_closes_with_the_final_state(monkeypatch, capsys):
+    now = [100.0]
+    monkeypatch.setattr("runner.progress.time.monotonic", lambda: now[0])
+    bar = ProgressBar(max_redraws_per_second=10)._throttled(_ThrottledTqdm(total=50, disable=False))
+    frames = []
+    real = _ThrottledTqdm.display
+    monkeypatch.setattr(_ThrottledTqdm, "display", lambda self, *a, **k: frames.append(self.n) or real(self, *a, **k))
+    for i in range(1, 51):
+        bar.n = i
+        bar.refresh()
+        now[0] += 0.01  # 100 updates a second
+    assert 4 <= len(frames) <= 6  # 0.5 s at 10 frames a second
+    bar.close()
+    assert frames[-1] == 50  # closing draws the last state even when a frame was due to be skipped
+
+
+def test_bad_redraw_rate_is_an_error():
+    with pytest.raises(ValueError, match="max_redraws_per_second must be > 0"):
+        ProgressBar(max_redraws_per_second=0)
+
+
+def test_progress_bar_run_shows_final_epoch_and_metrics(make_cfg, capfd):
+    metrics = train(make_cfg(*FAST, "trainer.max_epochs=7", "callbacks.progress_bar.max_redraws_per_second=0.001",
+                             tiny=False))
+    out = capfd.readouterr().out.replace("\r", "\n")
+    frames = [line for line in out.splitlines() if line.startswith("Epoch ")]
+    # one frame a thousand seconds: the first one, then only the final frame at the end of fit
+    assert frames[-1].startswith("Epoch 6") and f"val/loss={metrics['val/loss']:.3g}"[:12] in frames[-1]
+    assert len({f.split(":")[0] for f in frames}) <= 3
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_csv_rows_are_buffered_then_written_when_the_run_ends(make_cfg, tmp_path, monkeypatch):
+    writes = []
+    real = CSVLogger.save
+
+    def spy(self):
+        before = len(self.experiment.metrics)
+        real(self)
+        writes.append(before - len(self.experiment.metrics))  # rows written by this call
+
+    monkeypatch.setattr(CSVLogger, "save", spy)
+    train(make_cfg(*FAST, "trainer.max_epochs=6", "logger.csv.flush_every_seconds=3600", tiny=False))
+    # Lightning asked to save after every log call; within the hour only the first call could write
+    assert len(writes) >= 6 and not any(writes[1:])
+    rows = _rows(tmp_path / "metrics.csv")
+    assert sorted({int(r["epoch"]) for r in rows if r.get("val/loss")}) == list(range(6))
+
+
+def test_epoch_times_reach_metrics_csv_once_per_epoch(make_cfg, tmp_path):
+    train(make_cfg(*FAST, "trainer.max_epochs=4", tiny=False))
+    times = [(int(r["epoch"]), float(r["time/epoch_end_s"])) for r in _rows(tmp_path / "metrics.csv")
+             if r.get("time/epoch_end_s")]
+    assert [e for e, _ in times] == [0, 1, 2, 3]
+    assert all(b > a > 0 for (_, a), (_, b) in zip(times, times[1:]))
