@@ -16,7 +16,7 @@ from torch import Tensor
 from ._feature_metrics import confidence, coverage, frechet_distance
 from ._judge import JudgeNet, get_judge
 
-JUDGE_DEFAULTS = {"path": None, "cache_dir": None, "epochs": 2, "min_steps": 600}
+JUDGE_DEFAULTS = {"path": None, "cache_dir": None, "epochs": 10, "min_steps": 600}
 
 
 def check_optimizer(value: Any, key: str) -> Callable[..., torch.optim.Optimizer]:

@@ -57,7 +57,7 @@ def mlp_discriminator(image_shape: Sequence[int], hidden: Sequence[int], slope: 
 
 
 def dcgan_generator(latent_dim: int, channels: Sequence[int], image_shape: Sequence[int],
-                    batch_norm: bool) -> nn.Sequential:
+                    batch_norm: bool, refine: int = 0) -> nn.Sequential:
     """z -> Linear -> (C_top, H/2^k, W/2^k) -> [ConvT 4x4/2 -> BN -> ReLU] ... -> ConvT to image -> sigmoid."""
     c, h, w = image_shape
     k = len(channels)
@@ -74,6 +74,11 @@ def dcgan_generator(latent_dim: int, channels: Sequence[int], image_shape: Seque
             layers.append(nn.BatchNorm2d(ch))
         layers.append(make_activation("relu"))
         prev = ch
+    for _ in range(refine):  # 3x3 convolutions at the last hidden resolution: detail before the final upsampling
+        layers.append(nn.Conv2d(prev, prev, 3, padding=1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(prev))
+        layers.append(make_activation("relu"))
     layers += [nn.ConvTranspose2d(prev, c, 4, stride=2, padding=1), make_activation("sigmoid")]
     return nn.Sequential(*layers)
 
@@ -98,7 +103,8 @@ class GAN(GenerativeModule):
                  arch: str = "auto", latent_dim: int = 64, hidden_sizes: Sequence[int] = (128, 256),
                  channels: Sequence[int] = (64, 128), batch_norm: bool = True, leaky_slope: float = 0.2,
                  accumulate_grad_batches: int | None = None, clip_val: float | None = None,
-                 judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0):
+                 judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0,
+                 refine: int = 0):
         super().__init__(input_shape, num_classes, judge, pictures)
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "loss"])
         self.automatic_optimization = False
@@ -121,8 +127,11 @@ class GAN(GenerativeModule):
         else:
             from .autoencoder import check_conv_shape
 
+            if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+                raise ValueError(f"model.refine must be a non-negative integer, got {refine!r}")
+
             check_conv_shape(self.input_shape, channels)
-            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm)
+            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm, int(refine))
             self.discriminator = dcgan_discriminator(self.input_shape, channels, leaky_slope, batch_norm)
         self.accumulate = self._positive_int(accumulate_grad_batches, "model.accumulate_grad_batches")
         if clip_val is not None and not float(clip_val) >= 0:

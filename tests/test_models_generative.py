@@ -155,3 +155,22 @@ def test_gan_clips_gradients_itself(tmp_path):
         # SGD(lr=0.1), 3 steps of a gradient whose norm is at most 1e-4
         assert moved(clipped, part) <= 3 * 0.1 * 1e-4 * (1 + 1e-4)
         assert moved(free, part) > 1e-3
+
+
+def test_dcgan_refine_adds_3x3_convolutions_before_the_last_upsampling():
+    from models.gan import dcgan_generator
+
+    plain = dcgan_generator(16, [8, 16], (1, 28, 28), batch_norm=True)
+    refined = dcgan_generator(16, [8, 16], (1, 28, 28), batch_norm=True, refine=2)
+    convs = [m for m in refined if isinstance(m, torch.nn.Conv2d) and not isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(convs) == 2 and all(c.kernel_size == (3, 3) and c.in_channels == c.out_channels == 8 for c in convs)
+    assert len(refined) == len(plain) + 2 * 3  # conv, batch norm, ReLU each
+    assert refined(torch.randn(3, 16)).shape == plain(torch.randn(3, 16)).shape == (3, 1, 28, 28)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5"])
+def test_gan_bad_refine_is_one_clear_error(make_cfg, value):
+    from runner import ConfigError
+
+    with pytest.raises(ConfigError, match="model.refine must be a non-negative integer"):
+        train(make_cfg("model=gan", "model.arch=dcgan", "data=fashion_mnist", f"model.refine={value}", *JUDGE))
