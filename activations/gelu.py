@@ -17,15 +17,16 @@ _C = 0.044715
 
 
 @fused("gelu.fwd")
-def _fwd(z: torch.Tensor) -> torch.Tensor:
-    """z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2; one pass when compiled."""
-    return z * (0.5 * (1 + torch.erf(z * _SQRT1_2)))
+def _fwd(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z * Phi(z), Phi(z)), Phi(z) = (1 + erf(z / sqrt 2)) / 2; one pass when compiled. Phi is kept for the
+    backward: writing it costs less than a second erf there (fwd+bwd 0.86x torch instead of 1.2-1.4x)."""
+    cdf = 0.5 * (1 + torch.erf(z * _SQRT1_2))
+    return z * cdf, cdf
 
 
 @fused("gelu.bwd")
-def _bwd(g: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def _bwd(g: torch.Tensor, z: torch.Tensor, cdf: torch.Tensor) -> torch.Tensor:
     """g * (Phi(z) + z * phi(z)), phi(z) = e^(-z^2/2) / sqrt(2 pi)."""
-    cdf = 0.5 * (1 + torch.erf(z * _SQRT1_2))
     return g * (cdf + z * (torch.exp(-0.5 * (z * z)) * _INV_SQRT_2PI))
 
 
@@ -52,9 +53,10 @@ class _GELUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        if _fwd.ok(z):  # one kernel; the backward recomputes Phi from z
-            ctx.save_for_backward(z, None)
-            return _fwd(z)
+        if _fwd.ok(z):  # one kernel for the output and Phi
+            out, cdf = _fwd(z)
+            ctx.save_for_backward(z, cdf)
+            return out
         cdf = torch.mul(z, _SQRT1_2).erf_().add_(1).mul_(0.5)
         ctx.save_for_backward(z, cdf)
         return z * cdf
@@ -66,8 +68,8 @@ class _GELUFn(torch.autograd.Function):
             # double backward: Phi rebuilt from differentiable ops so that d/dz flows through it
             cdf = 0.5 * (1 + torch.erf(z * _SQRT1_2))
             return (cdf + z * torch.exp(-0.5 * z * z) * _INV_SQRT_2PI) * grad
-        if cdf is None:
-            return _bwd(grad, z)
+        if _bwd.ok(grad, z, cdf):
+            return _bwd(grad, z, cdf)
         pdf = exp_(torch.mul(z, z), -0.5)
         d = torch.addcmul(cdf, pdf, z, value=_INV_SQRT_2PI, out=pdf)
         return d.mul_(grad)

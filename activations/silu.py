@@ -19,9 +19,12 @@ def _fwd(z: torch.Tensor) -> torch.Tensor:
 def _bwd(g: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """g * S(z) (1 + z (1 - S(z))), S(z) = 1 / (1 + e^-z).
 
-    1 - S(z) is computed as S(-z) = 1 / (1 + e^z), not by subtraction, which cancels where S(z) is
-    near 1 (float32 error 2e-6 at z = 31)."""
-    s, t = 1 / (1 + torch.exp(-z)), 1 / (1 + torch.exp(z))
+    1 - S(z) = e^-z / (1 + e^-z) is computed as 1 / (1 + 1/e^-z): not by subtraction, which cancels where
+    S(z) is near 1 (float32 error 2e-6 at z = 31), nor with a second exp or a select, which made the kernel
+    1.6x and 2.4x slower here. e^-z = inf gives 1/inf = 0 and 1 - S = 1; e^-z = 0 gives 1 - S = 0."""
+    e = torch.exp(-z)
+    s = 1 / (1 + e)
+    t = 1 / (1 + 1 / e)
     return g * (s * (1 + z * t))
 
 

@@ -25,7 +25,7 @@ from activations import _fused  # noqa: E402
 from bench._timing import duel, duel_table, write_result  # noqa: E402
 
 LIMIT = 1.25
-REPEATS = 21
+REPEATS = 41
 torch.manual_seed(0)
 FIRST_CALL_S: dict[str, float] = {}  # activation -> wall seconds of its first call (the compile)
 
