@@ -88,8 +88,8 @@ class ClassifierModule(pl.LightningModule):
         return pred, y
 
     def _log_eval(self, stage: str) -> None:
-        # once per epoch with plain tensors: Lightning's self.log costs ~0.5 ms a call (more for a torchmetrics
-        # object), as much as a validation pass of the digits MLP
+        # once per epoch with plain tensors, however many validation batches: each Lightning self.log call
+        # goes through its result collection, and logging a torchmetrics object adds a device move per call
         loss, acc = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
         self.log(f"{stage}/loss", loss.compute(), prog_bar=stage == "val", sync_dist=True)
         self.log(f"{stage}/acc", acc.compute(), prog_bar=stage == "val")  # torchmetrics syncs ranks itself
