@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ._fused import fused
-from ._ops import LOG2E, exp_, exp_of
+from ._ops import BLOCK_BYTES, LOG2E, exp_, exp_of
 
 
 @fused("softmax.fwd")
@@ -62,15 +62,12 @@ def _dim_if_fused(kernel, dim: int, *tensors: torch.Tensor) -> int | None:
     return None
 
 
-_BLOCK_BYTES = 1 << 19
-
-
 def _blocks(t: torch.Tensor, dim: int) -> int:
     """Rows per cache-sized block for a contiguous 2-d `t` reduced along dim 1; 0 when blocks
     do not apply (other layouts, or a tensor that is a single block anyway)."""
     if t.dim() != 2 or dim not in (1, -1) or not t.is_contiguous():
         return 0
-    rows = max(1, _BLOCK_BYTES // max(1, t.shape[1] * t.element_size()))
+    rows = max(1, BLOCK_BYTES // max(1, t.shape[1] * t.element_size()))
     return rows if rows < t.shape[0] else 0
 
 

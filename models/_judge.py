@@ -2,7 +2,7 @@
 
 Generative models need a feature space for the Frechet distance and a classifier for confidence and
 coverage; instead of downloaded Inception weights the zoo trains its own judge on the same dataset,
-once, and caches it under `<cache>/judges/<dataset>.pt` (cache = `judge.cache_dir`, else
+once, and caches it under `<cache>/judges/<dataset>_e<epochs>_s<min_steps>.pt` (cache = `judge.cache_dir`, else
 $REFZOO_CACHE, else ~/.cache/refzoo), or loads the file given by `judge.path`.
 
 It is a referee, not a zoo exhibit: it trains with torch's own Adam and cross-entropy so that its
@@ -144,8 +144,9 @@ def _get_judge(datamodule, input_shape, num_classes, path, cache_dir, epochs, mi
                barrier) -> JudgeNet:
     if path:
         return load_judge(path, input_shape, num_classes)
-    # the training budget is part of the name: a judge trained for fewer epochs is a different ruler
-    file = cache_root(cache_dir) / "judges" / f"{dataset_key(datamodule, input_shape)}_e{int(epochs)}.pt"
+    # the whole training budget is part of the name: a judge trained for fewer steps is a different ruler
+    budget = f"e{int(epochs)}_s{int(min_steps)}"
+    file = cache_root(cache_dir) / "judges" / f"{dataset_key(datamodule, input_shape)}_{budget}.pt"
     if not file.is_file() and is_global_zero:
         started = time.perf_counter()
         net = train_judge(datamodule, input_shape, num_classes, epochs=epochs, min_steps=min_steps)

@@ -115,6 +115,8 @@ class GAN(GenerativeModule):
         self.loss_fn = loss
         if arch not in ARCHS:
             raise ValueError(f"model.arch must be one of {list(ARCHS)}, got {arch!r}")
+        if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+            raise ValueError(f"model.refine must be a non-negative integer, got {refine!r}")
         if arch == "auto":
             arch = "mlp" if min(self.input_shape[1:]) < 16 else "dcgan"
         self.arch = arch
@@ -127,11 +129,9 @@ class GAN(GenerativeModule):
         else:
             from .autoencoder import check_conv_shape
 
-            if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
-                raise ValueError(f"model.refine must be a non-negative integer, got {refine!r}")
 
             check_conv_shape(self.input_shape, channels)
-            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm, int(refine))
+            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm, refine)
             self.discriminator = dcgan_discriminator(self.input_shape, channels, leaky_slope, batch_norm)
         self.accumulate = self._positive_int(accumulate_grad_batches, "model.accumulate_grad_batches")
         if clip_val is not None and not float(clip_val) >= 0:

@@ -185,7 +185,8 @@ def test_env_and_auto(monkeypatch):
 def test_small_tensors_and_grad_mode_stay_eager(monkeypatch):
     monkeypatch.setattr(FZ, "THRESHOLD", 1 << 20)
     z = torch.randn(SHAPE)
-    assert not sigmoid._fwd.ok(z)
+    with torch.no_grad():  # grad mode alone would keep it eager: this checks the threshold
+        assert not sigmoid._fwd.ok(z)
     monkeypatch.setattr(FZ, "THRESHOLD", SMALL_THRESHOLD)
     with torch.no_grad():
         assert sigmoid._fwd.ok(z) and not sigmoid._fwd.ok(z.long())
