@@ -7,9 +7,7 @@ from typing import Callable
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
-
-from torchmetrics.classification import MulticlassRecall
+from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
 from ._accumulation import window_weight
 from ._running_mean import RunningMean
@@ -38,8 +36,9 @@ class ClassifierModule(pl.LightningModule):
         self.test_loss = RunningMean()
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
-        # per-class recall of the test set; written to <run folder>/recall.md after testing
-        self.test_recall = MulticlassRecall(num_classes=num_classes, average=None)
+        # per-class counts of the test set (tp, fp, tn, fn, support), synchronized across ranks by
+        # torchmetrics; recall and support go to <run folder>/recall.md after testing
+        self.test_counts = MulticlassStatScores(num_classes=num_classes, average=None)
         self.num_classes = int(num_classes)
         self.recall_report: str | None = None
         self.net: nn.Module
@@ -108,22 +107,21 @@ class ClassifierModule(pl.LightningModule):
 
     def test_step(self, batch, batch_idx):
         pred, y = self._eval_step("test", batch)
-        self.test_recall.update(pred, y)
-        self._support = self._support + torch.bincount(y, minlength=self.num_classes).cpu()
+        self.test_counts.update(pred, y)
 
     def on_test_epoch_start(self) -> None:
         self.test_loss.reset()
         self.test_acc.reset()
-        self.test_recall.reset()
-        self._support = torch.zeros(self.num_classes, dtype=torch.long)
+        self.test_counts.reset()
 
     def on_test_epoch_end(self) -> None:
         self._log_eval("test")
-        recall = self.test_recall.compute().cpu()
-        self.test_recall.reset()
+        tp, _fp, _tn, _fn, support = self.test_counts.compute().cpu().unbind(-1)
+        self.test_counts.reset()
+        recall = torch.where(support > 0, tp / support.clamp_min(1), 0.0)
         trainer = self._trainer
         names = class_names_of(trainer.datamodule if trainer is not None else None, self.num_classes)
-        self.recall_report = recall_table(recall, self._support, names)
+        self.recall_report = recall_table(recall, support, names)
         if trainer is not None and trainer.is_global_zero:
             write_recall(Path(trainer.default_root_dir) / "recall.md", self.recall_report)
             print("\nTest recall per class\n" + self.recall_report)

@@ -41,3 +41,9 @@ def test_ddp_cpu_matches_one_process(tmp_path):
     for name in a:
         if name.startswith("net."):
             torch.testing.assert_close(b[name], a[name], rtol=0, atol=1e-5, msg=name)
+    # recall.md counts the test images of both ranks (Lightning's sampler pads to equal shards, so at least all)
+    def support(run):
+        rows = (tmp_path / run / "recall.md").read_text().splitlines()[4:]
+        return sum(int(r.split("|")[2]) for r in rows if r.startswith("|"))
+
+    assert support("ddp") >= support("single") > 0

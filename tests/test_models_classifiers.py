@@ -233,3 +233,25 @@ def test_compile_flag_reaches_the_net():
     lin = LinearRegression([3], ADAM, MSELoss(), compile=True)
     lin.setup("fit")
     assert isinstance(lin.net, torch._dynamo.eval_frame.OptimizedModule)
+
+
+def test_recall_table_counts_every_test_image_and_matches_a_direct_count(make_cfg, tmp_path):
+    import hydra
+    import pytorch_lightning as pl
+
+    cfg = make_cfg(tiny=False)
+    dm = hydra.utils.instantiate(cfg.data, _convert_="all")
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=str(tmp_path))
+    trainer.test(model, datamodule=dm, verbose=False)  # untrained: recall differs from class to class
+    x, y = dm.test_set
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(1)
+    rows = [line.split("|")[1:-1] for line in model.recall_report.splitlines()[2:]]
+    support = torch.tensor([int(r[1]) for r in rows])
+    recall = torch.tensor([float(r[2]) for r in rows])
+    assert int(support.sum()) == len(y)
+    assert torch.equal(support, torch.bincount(y, minlength=10))
+    direct = torch.stack([(pred[y == c] == c).float().mean() for c in range(10)])
+    torch.testing.assert_close(recall, direct, rtol=0, atol=5e-4)  # the table shows 3 decimals
