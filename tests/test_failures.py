@@ -15,6 +15,21 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_divergence_read_once_an_epoch_reports_the_first_bad_step(make_cfg, monkeypatch):
+    """The accelerator path (bad step recorded on the device, read before checkpoints) run on the CPU."""
+    from runner.divergence import DivergenceGuard
+
+    overrides = ("optimizer=sgd", "optimizer.lr=1e6", "trainer.max_epochs=3", "~callbacks.progress_bar")
+    with pytest.raises(DivergedError) as every_step:
+        train(make_cfg(*overrides, tiny=False))
+    monkeypatch.setattr(DivergenceGuard, "immediate_devices", ())
+    with pytest.raises(DivergedError) as once_an_epoch:
+        train(make_cfg(*overrides, tiny=False))
+    # the weight check at validation would also stop the run, but at the epoch's last step, with loss nan
+    assert once_an_epoch.value.step == every_step.value.step
+    assert str(once_an_epoch.value.value) == str(every_step.value.value)
+
+
 def test_divergence_stops_names_step_and_lr_and_keeps_last_good_checkpoint(make_cfg, tmp_path):
     train(make_cfg("trainer.max_epochs=1", "~callbacks.progress_bar", tiny=False))
     last = tmp_path / "checkpoints" / "last.ckpt"
