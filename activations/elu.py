@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._ops import blockwise, check_real, exp_, mask_gt
 
 
@@ -74,6 +75,7 @@ class ELU(nn.Module):
         self.alpha = check_real("alpha", alpha)
         self.inplace = inplace
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _ELUFn.apply(z, self.alpha)
 

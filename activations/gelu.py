@@ -6,6 +6,7 @@ import math
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._fused import fused
 from ._ops import LOG2E, blockwise, exp_, times_grad
 from .sigmoid import SigmoidFn
@@ -138,6 +139,7 @@ class GELU(nn.Module):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         fn = _GELUTanhFn if self.approximate == "tanh" else _GELUFn
         return fn.apply(z)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._ops import check_real
 
 
@@ -31,6 +32,7 @@ class LinearActivation(nn.Module):
         super().__init__()
         self.slope = check_real("slope", slope)
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _LinearFn.apply(z, self.slope)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._fused import fused
 from ._ops import blockwise, check_real, mask_gt, times_grad
 
@@ -110,6 +111,7 @@ class ReLU(nn.Module):
         super().__init__()
         self.inplace = inplace
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _ReLUFn.apply(z)
 
@@ -125,6 +127,7 @@ class LeakyReLU(nn.Module):
         self.negative_slope = check_real("negative_slope", negative_slope)
         self.inplace = inplace
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _LeakyReLUFn.apply(z, self.negative_slope)
 

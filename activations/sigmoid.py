@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._fused import fused
 from ._ops import exp_of, times_grad
 
@@ -44,5 +45,6 @@ class SigmoidFn(torch.autograd.Function):
 class Sigmoid(nn.Module):
     """Sigmoid: S(z) = 1 / (1 + e^-z), S'(z) = S(z)(1 - S(z))."""
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return SigmoidFn.apply(z)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._fused import fused
 from ._ops import LOG2E, blockwise
 from .sigmoid import SigmoidFn
@@ -79,5 +80,6 @@ class SiLU(nn.Module):
         super().__init__()
         self.inplace = inplace
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _SiLUFn.apply(z)

@@ -6,6 +6,7 @@ import warnings
 import torch
 from torch import nn
 
+from ._autocast import float32_under_autocast
 from ._fused import fused
 from ._ops import BLOCK_BYTES, LOG2E, exp_, exp_of
 
@@ -166,6 +167,7 @@ class Softmax(nn.Module):
         super().__init__()
         self.dim = dim
 
+    @float32_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _SoftmaxFn.apply(z, _resolve_dim(self.dim, z.dim(), "softmax"))
 
@@ -181,6 +183,7 @@ class LogSoftmax(nn.Module):
         super().__init__()
         self.dim = dim
 
+    @float32_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _LogSoftmaxFn.apply(z, _resolve_dim(self.dim, z.dim(), "log_softmax"))
 

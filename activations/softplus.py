@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import float32_under_autocast
 from ._fused import fused
 from ._ops import check_real, exp_, mask_gt
 from .sigmoid import SigmoidFn
@@ -101,6 +102,7 @@ class Softplus(nn.Module):
             raise ValueError("beta must be non-zero, got 0")
         self.threshold = check_real("threshold", threshold)
 
+    @float32_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _SoftplusFn.apply(z, self.beta, self.threshold)
 

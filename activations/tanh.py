@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._autocast import input_dtype_under_autocast
 from ._ops import times_grad
 
 
@@ -25,11 +26,14 @@ class _TanhFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (y,) = ctx.saved_tensors
-        return times_grad(torch.addcmul(torch.ones((), dtype=y.dtype), y, y, value=-1), grad)
+        # the 0-d one on y's device: addcmul refuses a CPU `self` with CUDA tensors
+        one = torch.ones((), dtype=y.dtype, device=y.device)
+        return times_grad(torch.addcmul(one, y, y, value=-1), grad)
 
 
 class Tanh(nn.Module):
     """Hyperbolic tangent: tanh(z) = (e^z - e^-z)/(e^z + e^-z), tanh'(z) = 1 - tanh(z)^2."""
 
+    @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return _TanhFn.apply(z)

@@ -39,8 +39,9 @@ class EpochTimer(pl.Callback):
     `on_run_end`) and then leaves the trainer's callback list before the first epoch starts.
     """
 
-    def __init__(self):
+    def __init__(self, clock=time.process_time):
         self.stamps: list[float] = []
+        self.clock = clock
 
     def on_fit_start(self, trainer, pl_module):
         loop = trainer.fit_loop
@@ -49,11 +50,11 @@ class EpochTimer(pl.Callback):
         def stamped_start():
             if self in trainer.callbacks:  # outside any hook dispatch now: safe to leave the list
                 trainer.callbacks.remove(self)
-            self.stamps.append(time.process_time())
+            self.stamps.append(self.clock())
             start()
 
         def stamped_end():
-            self.stamps.append(time.process_time())
+            self.stamps.append(self.clock())
             return end()
 
         loop.on_advance_start, loop.on_run_end = stamped_start, stamped_end

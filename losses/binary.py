@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torch.autograd import Function
 
 from ._double_backward import composite_grads, wants_graph
+from ._autocast import float32_under_autocast
 from ._reduction import check_reduction, grad_scale, reduce
 
 # torch clamps log(p) and log(1 - p) at -100 so that p = 0 or 1 gives a finite loss,
@@ -128,6 +129,7 @@ class BCELoss(nn.Module):
         self.register_buffer("weight", weight)
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         if target.shape != input.shape:
@@ -158,6 +160,7 @@ class BCEWithLogitsLoss(nn.Module):
         self.register_buffer("pos_weight", pos_weight)
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         if target.shape != input.shape:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ._reduction import check_reduction
+from ._autocast import float32_under_autocast
 from ._softmax_ce import IndexCrossEntropy, IndexNLL, ProbCrossEntropy
 
 
@@ -60,6 +61,7 @@ class CrossEntropyLoss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.label_smoothing = float(label_smoothing)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         rows = _to_rows(input)
@@ -91,6 +93,7 @@ class NLLLoss(nn.Module):
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _check_index_target(input, target)

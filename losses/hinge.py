@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch.autograd import Function
 
 from ._double_backward import composite_grads, wants_graph
+from ._autocast import float32_under_autocast
 from ._reduction import check_non_negative, check_reduction, reduce
 
 
@@ -77,6 +78,7 @@ class HingeLoss(nn.Module):
         self.margin = check_non_negative("margin", margin)
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         # 0/1 labels as produced by a binary data set become -1/1; -1/1 labels pass unchanged
@@ -104,6 +106,7 @@ class MultiMarginLoss(nn.Module):
         self.register_buffer("weight", weight)
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         rows = input[None] if input.dim() == 1 else input

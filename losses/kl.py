@@ -6,6 +6,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
+from ._autocast import float32_under_autocast
 from ._reduction import check_reduction
 
 _REDUCTIONS = ("mean", "batchmean", "sum", "none")
@@ -30,6 +31,7 @@ class KLDivLoss(nn.Module):
         self.reduction = check_reduction(reduction, _REDUCTIONS)
         self.log_target = log_target
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction, _REDUCTIONS)
         if self.log_target:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.autograd import Function
 
 from ._double_backward import composite_grads, wants_graph
+from ._autocast import float32_under_autocast
 from ._reduction import check_positive, check_reduction, grad_scale, reduce, sum_to
 
 
@@ -107,6 +108,7 @@ class MSELoss(nn.Module):
         super().__init__()
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _warn_if_broadcast(input, target)
@@ -123,6 +125,7 @@ class L1Loss(nn.Module):
         super().__init__()
         self.reduction = check_reduction(reduction)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _warn_if_broadcast(input, target)
@@ -142,6 +145,7 @@ class HuberLoss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.delta = check_positive("delta", delta)
 
+    @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _warn_if_broadcast(input, target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ._autocast import float32_under_autocast
 from ._reduction import check_non_negative
 from .binary import BCELoss, BCEWithLogitsLoss
 from .regression import MSELoss
@@ -40,6 +41,7 @@ class VAELoss(nn.Module):
         """Per-sample KL(N(mu, exp(logvar)) || N(0, 1)) summed over the latent dimensions."""
         return -0.5 * (1 + logvar - mu.square() - logvar.exp()).flatten(1).sum(1)
 
+    @float32_under_autocast
     def parts(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(total, reconstruction, kl), each averaged over the batch."""
         batch = x.shape[0]
@@ -47,5 +49,6 @@ class VAELoss(nn.Module):
         kl_term = self.kl(mu, logvar).mean()
         return recon_term + self.beta * kl_term, recon_term, kl_term
 
+    @float32_under_autocast
     def forward(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
         return self.parts(recon, x, mu, logvar)[0]

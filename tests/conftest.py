@@ -37,6 +37,21 @@ def make_cfg(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _test_device():
+    """REFZOO_TEST_DEVICE=cuda makes every tensor a test creates without a device a CUDA tensor, so the
+    parity tests of losses, activations and optimizers run on a GPU too (`bench/gpu.py` does this)."""
+    device = os.environ.get("REFZOO_TEST_DEVICE")
+    if not device:
+        yield
+        return
+    import torch
+
+    torch.set_default_device(device)
+    yield
+    torch.set_default_device(None)
+
+
+@pytest.fixture(autouse=True)
 def _one_thread():
     """Test tensors are tiny: extra intra-op threads only add waiting, badly so on a busy machine
     (double backward measured 400x slower with 2 threads under load)."""
