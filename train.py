@@ -24,6 +24,7 @@ from datamodules import DatasetNotFoundError
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
+from runner.hooks import skip_unused_batch_hooks
 from runner.rng_state import RngStateCheckpoint
 from runner.threads import apply_threads
 from runner.record import run_facts
@@ -78,6 +79,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
                  *extra_callbacks]
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    skip_unused_batch_hooks(trainer.callbacks)  # Lightning's own callbacks too, once it has added them
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
     try:
         model.configure_optimizers()

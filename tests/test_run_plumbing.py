@@ -5,6 +5,7 @@ import csv
 import re
 
 import pytest
+import pytorch_lightning as pl
 
 from runner.csv_logger import CSVLogger
 from runner.progress import ProgressBar, _ThrottledTqdm
@@ -74,3 +75,30 @@ def test_epoch_times_reach_metrics_csv_once_per_epoch(make_cfg, tmp_path):
              if r.get("time/epoch_end_s")]
     assert [e for e, _ in times] == [0, 1, 2, 3]
     assert all(b > a > 0 for (_, a), (_, b) in zip(times, times[1:]))
+
+
+class _CountsBatches(pl.Callback):
+    def __init__(self):
+        self.train_batches = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.train_batches += 1
+
+
+def test_unused_batch_hooks_are_skipped_and_used_ones_still_called(make_cfg):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from runner.hooks import skip_unused_batch_hooks
+
+    counter = _CountsBatches()
+    every_step = ModelCheckpoint(every_n_train_steps=1)
+    idle = ModelCheckpoint(monitor="val/acc", mode="max")
+    skipped = skip_unused_batch_hooks([counter, every_step, idle])
+    # overridden and working hooks stay; Callback's no-ops and a ModelCheckpoint that saves on no step go
+    assert callable(counter.on_train_batch_end) and callable(every_step.on_train_batch_end)
+    assert counter.on_after_backward is None and idle.on_train_batch_end is None
+    assert "ModelCheckpoint.on_train_batch_end" in skipped and "_CountsBatches.on_train_batch_end" not in skipped
+    # inside train(): the counter still sees every step (3 batches, TINY's limit)
+    counter = _CountsBatches()
+    train(make_cfg(), extra_callbacks=[counter])
+    assert counter.train_batches == 3 and counter.on_before_backward is None
