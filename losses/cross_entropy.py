@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ._reduction import check_reduction
 from ._autocast import float32_under_autocast
-from ._softmax_ce import IndexCrossEntropy, IndexNLL, ProbCrossEntropy
+from ._softmax_ce import CountedNLL, IndexCrossEntropy, IndexNLL, ProbCrossEntropy
 
 
 def _to_rows(t: Tensor) -> Tensor:
@@ -97,6 +97,10 @@ class NLLLoss(nn.Module):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         check_reduction(self.reduction)
         _check_index_target(input, target)
-        loss = IndexNLL.apply(_to_rows(input), target.reshape(-1), self.weight, self.ignore_index,
-                              self.reduction)
+        rows, flat = _to_rows(input), target.reshape(-1)
+        # the common case, checked on the CPU only (on a GPU the check would be a host sync per call)
+        if (self.weight is None and self.reduction != "none" and flat.numel() and rows.device.type == "cpu"
+                and bool((flat != self.ignore_index).all())):
+            return CountedNLL.apply(rows, flat, self.reduction)
+        loss = IndexNLL.apply(rows, flat, self.weight, self.ignore_index, self.reduction)
         return loss.reshape(_loss_shape(input)) if self.reduction == "none" else loss

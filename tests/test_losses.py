@@ -408,6 +408,8 @@ def _gradcheck_cases():
                                                                  torch.tensor([[[0], [3], [1]]]))),
         ("ce_prob", losses.CrossEntropyLoss(weight=w, label_smoothing=0.1), (x, probs)),
         ("nll", losses.NLLLoss(weight=w), (x, t)),
+        ("nll_counted", losses.NLLLoss(), (x, t)),  # no weight, nothing ignored: CountedNLL
+        ("nll_counted_sum", losses.NLLLoss(reduction="sum"), (x, t)),
         ("bce", losses.BCELoss(weight=w), (p, probs)),
         ("bce_logits", losses.BCEWithLogitsLoss(pos_weight=w * 2), (x, probs)),
         ("bce_logits_none", losses.BCEWithLogitsLoss(reduction="none"), (x, probs)),
