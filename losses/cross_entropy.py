@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ._reduction import check_reduction
 from ._autocast import float32_under_autocast
-from ._softmax_ce import CountedNLL, IndexCrossEntropy, IndexNLL, ProbCrossEntropy
+from ._softmax_ce import IndexCrossEntropy, IndexNLL, ProbCrossEntropy, counted_nll
 
 
 def _to_rows(t: Tensor) -> Tensor:
@@ -101,6 +101,6 @@ class NLLLoss(nn.Module):
         # the common case, checked on the CPU only (on a GPU the check would be a host sync per call)
         if (self.weight is None and self.reduction != "none" and flat.numel() and rows.device.type == "cpu"
                 and bool((flat != self.ignore_index).all())):
-            return CountedNLL.apply(rows, flat, self.reduction)
+            return counted_nll(rows, flat, self.reduction)
         loss = IndexNLL.apply(rows, flat, self.weight, self.ignore_index, self.reduction)
         return loss.reshape(_loss_shape(input)) if self.reduction == "none" else loss

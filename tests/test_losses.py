@@ -408,7 +408,7 @@ def _gradcheck_cases():
                                                                  torch.tensor([[[0], [3], [1]]]))),
         ("ce_prob", losses.CrossEntropyLoss(weight=w, label_smoothing=0.1), (x, probs)),
         ("nll", losses.NLLLoss(weight=w), (x, t)),
-        ("nll_counted", losses.NLLLoss(), (x, t)),  # no weight, nothing ignored: CountedNLL
+        ("nll_counted", losses.NLLLoss(), (x, t)),  # no weight, nothing ignored: counted_nll
         ("nll_counted_sum", losses.NLLLoss(reduction="sum"), (x, t)),
         ("bce", losses.BCELoss(weight=w), (p, probs)),
         ("bce_logits", losses.BCEWithLogitsLoss(pos_weight=w * 2), (x, probs)),
