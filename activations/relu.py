@@ -27,6 +27,13 @@ def _leaky_bwd(g: torch.Tensor, z: torch.Tensor, a: float) -> torch.Tensor:
     return torch.where(z > 0, g, g * a)
 
 
+@fused("leaky_relu.bwd_sign")
+def _leaky_bwd_sign(g: torch.Tensor, z: torch.Tensor, a: float) -> torch.Tensor:
+    """g * R'(z) for 0 <= a <= 1, R'(z) = max(sign(z), a): 1 where z > 0, else a. Arithmetic instead of
+    the select, which inductor's CPU loop ran 1.23-1.26x slower than torch's kernel (1.11x this way)."""
+    return g * torch.clamp_min(torch.sign(z), a)
+
+
 def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
     """A new tensor: 1.0 where z > 0, else a (boolean masks are slow here, so arithmetic on floats)."""
     if 0.0 <= a <= 1.0:
@@ -83,8 +90,9 @@ class _LeakyReLUFn(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         if ctx.fused:
             (z,) = ctx.saved_tensors
-            if _leaky_bwd.ok(grad, z, ctx.slope):
-                return _leaky_bwd(grad, z, ctx.slope), None
+            kernel = _leaky_bwd_sign if 0.0 <= ctx.slope <= 1.0 else _leaky_bwd
+            if kernel.ok(grad, z, ctx.slope):
+                return kernel(grad, z, ctx.slope), None
             return _slope_where_positive(z, ctx.slope) * grad, None
         if ctx.slope is not None:
             (out,) = ctx.saved_tensors

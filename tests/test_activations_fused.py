@@ -22,7 +22,7 @@ SMALL_THRESHOLD = 8  # 64 x 33 and the 3 x 4 gradgradcheck input are both above 
 
 # (id, our module factory, torch's function, the kernels it must run)
 LEAKY = ["leaky_relu.fwd", "leaky_relu.bwd"]
-LEAKY_MAX = ["leaky_relu.fwd_max", "leaky_relu.bwd"]
+LEAKY_MAX = ["leaky_relu.fwd_max", "leaky_relu.bwd_sign"]
 CASES = [
     ("leaky-default", lambda: A.LeakyReLU(), F.leaky_relu, LEAKY_MAX),
     ("leaky-0.2", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2), LEAKY_MAX),

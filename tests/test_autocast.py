@@ -281,7 +281,7 @@ def test_activation_outside_autocast_keeps_bfloat16(name, ours, theirs, policy):
 # the activations with fused kernels: (id, ours, torch's, dtype under autocast, the kernels it must run)
 FUSED = [
     ("leaky_relu", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2), "input",
-     ["leaky_relu.fwd_max", "leaky_relu.bwd"]),
+     ["leaky_relu.fwd_max", "leaky_relu.bwd_sign"]),
     ("sigmoid", lambda: A.Sigmoid(), torch.sigmoid, "input", ["sigmoid.fwd", "sigmoid.bwd"]),
     ("gelu", lambda: A.GELU(), F.gelu, "input", ["gelu.fwd", "gelu.bwd"]),
     ("gelu-tanh", lambda: A.GELU("tanh"), lambda z: F.gelu(z, approximate="tanh"), "input",
