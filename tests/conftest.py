@@ -39,7 +39,9 @@ def make_cfg(tmp_path):
 @pytest.fixture(autouse=True)
 def _test_device():
     """REFZOO_TEST_DEVICE=cuda makes every tensor a test creates without a device a CUDA tensor, so the
-    parity tests of losses, activations and optimizers run on a GPU too (`bench/gpu.py` does this)."""
+    parity tests of losses, activations and optimizers can run on a GPU too, e.g.
+    `REFZOO_TEST_DEVICE=cuda pytest tests/test_losses.py`. Tests that convert to numpy or build CPU-only
+    data may fail that way; the CUDA checks that must pass carry the `gpu` marker (`make test-gpu`)."""
     device = os.environ.get("REFZOO_TEST_DEVICE")
     if not device:
         yield
