@@ -25,6 +25,7 @@ from runner import ConfigError, check_config, collect_metrics, print_summary, wr
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
 from runner.hooks import skip_unused_batch_hooks
+from runner import fast_logging
 from runner.rng_state import RngStateCheckpoint
 from runner.threads import apply_threads
 from runner.record import run_facts
@@ -64,6 +65,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     `extra_callbacks` join the configured ones (bench/loop_overhead.py times train.py's loop with one).
     """
     started = time.perf_counter()
+    fast_logging.install()  # once per process: self.log without a full state move (runner/fast_logging.py)
     run_dir = Path(cfg.paths.output_dir)
     ckpt_path = check_config(cfg)
     try:

@@ -102,3 +102,30 @@ def test_unused_batch_hooks_are_skipped_and_used_ones_still_called(make_cfg):
     counter = _CountsBatches()
     train(make_cfg(), extra_callbacks=[counter])
     assert counter.train_batches == 3 and counter.on_before_backward is None
+
+
+def test_fast_logging_skips_the_state_move_only_when_nothing_would_move(monkeypatch):
+    import torch
+    from pytorch_lightning.trainer.connectors.logger_connector import result
+
+    from runner import fast_logging
+
+    assert fast_logging.install() and fast_logging.install()  # idempotent
+    coll = result._ResultCollection(training=False)
+    value = torch.tensor(0.5)
+
+    def log(v):
+        coll.log("validation_step", "val/loss", v, on_step=False, on_epoch=True, reduce_fx="mean",
+                 sync_dist=False, batch_size=2)
+
+    log(value)
+    metric = coll["validation_step.val/loss"]
+    moves = []
+    real = result.apply_to_collection
+    monkeypatch.setattr(result, "apply_to_collection", lambda *a, **k: moves.append(1) or real(*a, **k))
+    log(value * 3)  # states already on the CPU: no traversal, and the mean is still right
+    assert moves == [] and float(metric.compute()) == 1.0
+    # one state elsewhere (as after a reset from defaults on another device): Lightning's own move
+    metric.value = metric.value.to("meta")
+    log(value.to("meta"))
+    assert moves and metric.cumulated_batch_size.device.type == "meta"
