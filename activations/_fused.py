@@ -7,8 +7,9 @@ as one loop: one pass per direction, as torch's. The compiled kernel is used onl
 
 - fusion is on: `set_fused(True | False | "auto")`, else the env var REFZOO_FUSED = auto (default) | 1 | 0;
   "auto" means where inductor can build kernels for the device (CPU: a working C++ compiler; CUDA: triton);
-- every tensor argument is floating point with at least THRESHOLD elements (smaller tensors are cheap
-  eager, and would not repay a compile);
+- every tensor argument is floating point, and each one (or, for `fused(name, large=k)`, each of the
+  first k: a loss's row statistics are small) has at least THRESHOLD elements (smaller tensors are
+  cheap eager, and would not repay a compile);
 - grad mode is off (in a backward with create_graph=True the eager, differentiable ops must run so
   that double backward works);
 - no torch.compile is tracing us already (then the eager formula is traced into the caller's graph).
@@ -71,8 +72,8 @@ def enabled(device_type: str = "cpu") -> bool:
 class Fused:
     """`fn` (a plain function of tensors and Python numbers) that runs compiled where `ok(*args)`."""
 
-    def __init__(self, fn: Callable[..., object], name: str) -> None:
-        self.fn, self.name = fn, name
+    def __init__(self, fn: Callable[..., object], name: str, large: int | None = None) -> None:
+        self.fn, self.name, self.large = fn, name, large
         self.broken = False
         self._compiled: Callable[..., object] | None = None
         functools.update_wrapper(self, fn)
@@ -82,7 +83,9 @@ class Fused:
         if torch.compiler.is_compiling() or self.broken or torch.is_grad_enabled():
             return False
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        if not tensors or any(t.numel() < THRESHOLD or not t.is_floating_point() for t in tensors):
+        if not tensors or not all(t.is_floating_point() for t in tensors):
+            return False
+        if any(t.numel() < THRESHOLD for t in tensors[:self.large]):
             return False
         return enabled(tensors[0].device.type)
 
@@ -106,6 +109,8 @@ class Fused:
         return out
 
 
-def fused(name: str) -> Callable[[Callable[..., object]], Fused]:
-    """Decorator: @fused("sigmoid.fwd") def f(z): ... -> a Fused kernel named for warnings and `calls`."""
-    return lambda fn: Fused(fn, name)
+def fused(name: str, large: int | None = None) -> Callable[[Callable[..., object]], Fused]:
+    """Decorator: @fused("sigmoid.fwd") def f(z): ... -> a Fused kernel named for warnings and `calls`.
+
+    `large=k`: only the first k tensor arguments need THRESHOLD elements (default: all of them)."""
+    return lambda fn: Fused(fn, name, large)

@@ -108,12 +108,15 @@ def loss_duels() -> list:
 def main() -> None:
     duels = activation_duels() + loss_duels()
     table = duel_table(duels, limit=LIMIT)
-    note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}; medians of {REPEATS} "
+    # torch's CPU kernels differ by instruction set (its AVX512 float expm1/log1p run ~5x slower than
+    # its AVX2 ones), so the ratios depend on it
+    note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}, CPU kernels "
+            f"{torch.backends.cpu.get_cpu_capability()}; medians of {REPEATS} "
             "alternating repeats of process CPU time (bench/_timing.duel).")
     fused = ", ".join(f"{name} {s:.1f}" for name, s in FIRST_CALL_S.items()) or "none"
     mode = "on" if _fused.enabled("cpu") else "off"
     fused_note = (f"Fused kernels (activations/_fused.py): {mode}, for tensors of at least "
-                  f"{_fused.THRESHOLD} elements. One-off first call, compiling them (wall seconds, not in "
+                  f"{_fused.THRESHOLD} elements (CrossEntropyLoss's index-target path uses the same). One-off first call, compiling them (wall seconds, not in "
                   f"the medians; the first also starts inductor): {fused}.")
     write_result("losses_activations", "Losses and activations vs torch (forward+backward, CPU)",
                  note + "\n\n" + table + "\n\n" + fused_note)

@@ -30,6 +30,7 @@ CASES = [
     ("leaky-1.5", lambda: A.LeakyReLU(1.5), lambda z: F.leaky_relu(z, 1.5), LEAKY),
     ("leaky-m0.3", lambda: A.LeakyReLU(-0.3), lambda z: F.leaky_relu(z, -0.3), LEAKY),
     ("sigmoid", lambda: A.Sigmoid(), torch.sigmoid, ["sigmoid.fwd", "sigmoid.bwd"]),
+    ("tanh", lambda: A.Tanh(), torch.tanh, ["tanh.fwd", "tanh.bwd"]),
     ("gelu", lambda: A.GELU(), F.gelu, ["gelu.fwd", "gelu.bwd"]),
     ("gelu-tanh", lambda: A.GELU(approximate="tanh"), lambda z: F.gelu(z, approximate="tanh"),
      ["gelu_tanh.fwd", "gelu_tanh.bwd"]),

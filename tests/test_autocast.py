@@ -283,6 +283,7 @@ FUSED = [
     ("leaky_relu", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2), "input",
      ["leaky_relu.fwd_max", "leaky_relu.bwd_sign"]),
     ("sigmoid", lambda: A.Sigmoid(), torch.sigmoid, "input", ["sigmoid.fwd", "sigmoid.bwd"]),
+    ("tanh", lambda: A.Tanh(), torch.tanh, "input", ["tanh.fwd", "tanh.bwd"]),
     ("gelu", lambda: A.GELU(), F.gelu, "input", ["gelu.fwd", "gelu.bwd"]),
     ("gelu-tanh", lambda: A.GELU("tanh"), lambda z: F.gelu(z, approximate="tanh"), "input",
      ["gelu_tanh.fwd", "gelu_tanh.bwd"]),
