@@ -198,7 +198,7 @@ def test_retained_graph_backward_twice(module, target):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("ignore_index", [None, -100, 2])
+@pytest.mark.parametrize("ignore_index", [None, -100, 2, C])  # C: ignored targets past the last class
 @pytest.mark.parametrize("layout", list(SHAPES))
 def test_nll(layout, ignore_index, weighted, reduction, dtype):
     in_shape, t_shape = SHAPES[layout]
@@ -218,6 +218,19 @@ def test_nll_every_target_ignored_and_empty(reduction):
                   [x, torch.full((3,), -100)])
     assert_parity(losses.NLLLoss(reduction=reduction), nn.NLLLoss(reduction=reduction),
                   [x[:0], torch.zeros(0, dtype=torch.long)])
+
+
+def test_nll_out_of_range_target_raises_as_torch():
+    """A target outside [0, C) that is not ignore_index fails in both (the fast path's gather raises
+    for it too, and the general path reports it)."""
+    x = logits((4, C), torch.float64).log_softmax(1)
+    for bad in (-1, C, -100):
+        t = torch.tensor([0, 1, bad, 2])
+        kw = {"ignore_index": 3} if bad == -100 else {}
+        with pytest.raises((RuntimeError, IndexError)):
+            nn.NLLLoss(**kw)(x, t)
+        with pytest.raises((RuntimeError, IndexError)):
+            losses.NLLLoss(**kw)(x, t)
 
 
 # ---------------------------------------------------------------- binary
