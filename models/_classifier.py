@@ -4,17 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassStatScores
 
 from ._accumulation import window_weight
-from ._running_mean import RunningMean
+from ._hook_attrs import LightningModuleBase
 from ._recall import class_names_of, recall_table, write_recall
+from ._running_mean import RunningMean
 
 
-class ClassifierModule(pl.LightningModule):
+class ClassifierModule(LightningModuleBase):
     """Subclasses build `self.net`; logs train/loss, val/loss, val/acc, test/loss, test/acc.
 
     A batch is `(x, y)` or `(x1, ..., xk, y)`: everything before the labels goes to `net` as

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ._feature_metrics import confidence, coverage, frechet_distance
+from ._hook_attrs import LightningModuleBase
 from ._judge import JudgeNet, get_judge
 
 JUDGE_DEFAULTS = {"path": None, "cache_dir": None, "epochs": 10, "min_steps": 600}
@@ -42,7 +43,7 @@ def image_grid_path(module: pl.LightningModule, name: str) -> Path:
     return Path(trainer.default_root_dir) / name
 
 
-class GenerativeModule(pl.LightningModule):
+class GenerativeModule(LightningModuleBase):
     """Base for autoencoder, VAE and GAN: judge loading, feature collection, picture saving."""
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, judge: Mapping[str, Any] | None,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanSquaredError, R2Score
 
 from ._blocks import numel
 from ._classifier import ClassifierModule
+from ._hook_attrs import LightningModuleBase
 from ._penalty import check_strengths, weight_penalty
 
 REGRESSION_LOSSES = {"MSELoss": "mse", "L1Loss": "l1", "HuberLoss": "huber", "SmoothL1Loss": "smooth_l1"}
@@ -28,7 +28,7 @@ def _loss_name(loss: nn.Module) -> str:
     return type(loss).__name__
 
 
-class LinearRegression(pl.LightningModule):
+class LinearRegression(LightningModuleBase):
     """yhat = w . x + b; logs train/loss, val/loss, val/mse, val/r2, test/loss, test/mse, test/r2."""
 
     def __init__(self, input_shape: Sequence[int], optimizer: Callable[..., torch.optim.Optimizer],

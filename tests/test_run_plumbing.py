@@ -129,3 +129,46 @@ def test_fast_logging_skips_the_state_move_only_when_nothing_would_move(monkeypa
     metric.value = metric.value.to("meta")
     log(value.to("meta"))
     assert moves and metric.cumulated_batch_size.device.type == "meta"
+
+
+def test_hook_name_bookkeeping_is_a_plain_attribute_and_modules_still_register(make_cfg, monkeypatch):
+    import torch
+    from torch import nn
+
+    import models
+    from models._hook_attrs import LightningModuleBase
+
+    # every model of the zoo gets it
+    zoo = [getattr(models, n) for n in dir(models) if isinstance(getattr(models, n), type)]
+    lightning = [c for c in zoo if issubclass(c, pl.LightningModule)]
+    assert lightning and all(issubclass(c, LightningModuleBase) for c in lightning), lightning
+
+    calls = []
+    real = nn.Module.__setattr__
+    monkeypatch.setattr(nn.Module, "__setattr__", lambda self, k, v: calls.append(k) or real(self, k, v))
+    seen = []
+
+    class Probe(LightningModuleBase):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 2)  # modules, parameters and other names still go through nn.Module
+
+        def training_step(self, batch, batch_idx):
+            seen.append(self._current_fx_name)  # Lightning still names the running hook
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    probe = Probe()
+    assert "layer" in calls and "layer" in probe._modules
+    probe.extra = nn.Parameter(torch.zeros(1))
+    assert "extra" in probe._parameters
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(4, 2)), batch_size=2)
+    calls.clear()
+    pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False).fit(probe, data)
+    assert seen == ["training_step", "training_step"]
+    assert "_current_fx_name" not in calls  # Lightning set it around every hook, never through nn.Module
+    probe._current_fx_name = 3  # anything but a string or None takes nn.Module's path
+    assert calls[-1] == "_current_fx_name"
