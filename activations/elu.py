@@ -44,23 +44,25 @@ class _ELUFn(torch.autograd.Function):
             # R'(z) = min(max(sign R(z), R(z) + a), 1): 1 where z > 0 (max(1, z + a) clipped to 1),
             # R(z) + a elsewhere (sign R(z) is 0 or -1 there). Built as max(sign - a, R) + a:
             # one fresh tensor, the rest in place.
+            # A NaN input gives NaN here, where torch (testing z <= 0) passes the gradient on: 1.
             if torch.is_grad_enabled():
                 # out-of-place and differentiable through `out` for double backward
                 d = torch.maximum(torch.sign(out) - alpha, out) + alpha
-                return d.clamp_max(1) * grad, None
+                return d.clamp_max(1).nan_to_num(1.0) * grad, None
             d = torch.empty_like(out, memory_format=torch.contiguous_format)
 
             def piece(d, out, grad):
                 torch.sign(out, out=d).sub_(alpha)
-                torch.maximum(d, out, out=d).add_(alpha).clamp_max_(1).mul_(grad)
+                torch.maximum(d, out, out=d).add_(alpha).clamp_max_(1).nan_to_num_(1.0).mul_(grad)
 
             blockwise(piece, d, out.detach(), grad)
             return d, None
         z = ctx.saved_tensors[1]
         m = mask_gt(z)  # 1.0 where z > 0
+        # NaN only at z = NaN and z = inf ((inf + a) * 0): torch's R'(z) is 1 at both
         if torch.is_grad_enabled():
-            return ((out + alpha) * (1 - m) + m) * grad, None
-        return (out + alpha).mul_(1 - m).add_(m).mul_(grad), None
+            return ((out + alpha) * (1 - m) + m).nan_to_num(1.0) * grad, None
+        return (out + alpha).mul_(1 - m).add_(m).nan_to_num_(1.0).mul_(grad), None
 
 
 class ELU(nn.Module):

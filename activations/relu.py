@@ -17,7 +17,7 @@ def _leaky_fwd(z: torch.Tensor, a: float) -> torch.Tensor:
 
 @fused("leaky_relu.fwd_max")
 def _leaky_fwd_max(z: torch.Tensor, a: float) -> torch.Tensor:
-    """R(z) = max(z, a*z) for 0 <= a <= 1 (a*z <= z exactly where z >= 0); cheaper than a select."""
+    """R(z) = max(z, a*z) for 0 < a <= 1 (a*z <= z exactly where z >= 0); cheaper than a select."""
     return torch.maximum(z, z * a)
 
 
@@ -34,6 +34,12 @@ def _leaky_bwd_sign(g: torch.Tensor, z: torch.Tensor, a: float) -> torch.Tensor:
     return g * torch.clamp_min(torch.sign(z), a)
 
 
+@fused("relu.bwd")
+def _relu_bwd(g: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """g * R'(z): 0 where R(z) = 0, else g (z > 0, or NaN as in torch); one pass when compiled."""
+    return torch.where(out == 0, 0.0, g)
+
+
 def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
     """A new tensor: 1.0 where z > 0, else a (boolean masks are slow here, so arithmetic on floats)."""
     if 0.0 <= a <= 1.0:
@@ -45,7 +51,7 @@ def _slope_where_positive(z: torch.Tensor, a: float) -> torch.Tensor:
 
 
 class _ReLUFn(torch.autograd.Function):
-    """R(z) = max(0, z);  R'(z) = 1 if z > 0 else 0 (0 at the kink, as torch)."""
+    """R(z) = max(0, z);  R'(z) = 1 if z > 0 else 0 (0 at the kink, and 1 at NaN, as torch)."""
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
@@ -56,8 +62,12 @@ class _ReLUFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (out,) = ctx.saved_tensors
-        # out >= 0, so sign(out) is the 0/1 mask of z > 0, and cheaper to build than a comparison
-        return times_grad(torch.sign(out), grad)
+        if _relu_bwd.ok(grad, out):
+            return _relu_bwd(grad, out)
+        # R'(z) as the 0/1 mask of R(z) != 0: z > 0, and a NaN input, whose gradient torch passes on
+        # (its test is `R(z) <= 0`); written as floats, not a bool mask and a select
+        mask = torch.empty_like(out, memory_format=torch.contiguous_format)
+        return times_grad(torch.ne(out.detach(), 0, out=mask), grad)
 
 
 class _LeakyReLUFn(torch.autograd.Function):
@@ -65,13 +75,15 @@ class _LeakyReLUFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, slope: float) -> torch.Tensor:
-        kernel = _leaky_fwd_max if 0.0 <= slope <= 1.0 else _leaky_fwd
+        # max(z, a*z) needs a > 0: at a = 0, 0 * +inf is NaN where torch gives inf (the select below
+        # reproduces torch everywhere, also its NaN for -inf * 0)
+        kernel = _leaky_fwd_max if 0.0 < slope <= 1.0 else _leaky_fwd
         ctx.fused = kernel.ok(z, slope)
         if ctx.fused:  # one kernel; the backward rebuilds R'(z) from z
             ctx.slope = slope
             ctx.save_for_backward(z)
             return kernel(z, slope)
-        if 0.0 <= slope <= 1.0:
+        if 0.0 < slope <= 1.0:
             # a*z <= z exactly where z >= 0, so max(a*z, z) is bitwise R(z) in two cheap passes;
             # R(z) > 0 exactly where z > 0, so the slope is rebuilt from it in the backward
             out = torch.empty_like(z, memory_format=torch.contiguous_format)
@@ -90,7 +102,7 @@ class _LeakyReLUFn(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         if ctx.fused:
             (z,) = ctx.saved_tensors
-            kernel = _leaky_bwd_sign if 0.0 <= ctx.slope <= 1.0 else _leaky_bwd
+            kernel = _leaky_bwd_sign if 0.0 < ctx.slope <= 1.0 else _leaky_bwd
             if kernel.ok(grad, z, ctx.slope):
                 return kernel(grad, z, ctx.slope), None
             return _slope_where_positive(z, ctx.slope) * grad, None

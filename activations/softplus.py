@@ -65,7 +65,8 @@ class _SoftplusFn(torch.autograd.Function):
         out = torch.log1p(e)
         if beta != 1.0:
             out.div_(beta)
-        torch.lerp(out, z.detach(), above, out=out)  # exact z where above == 1
+        # exact z where above == 1; a select, not lerp, whose (z - out) * 0 is NaN at z = +-inf
+        out = torch.where(above.bool(), z.detach(), out)
         ctx.save_for_backward(z, e, above)
         return out
 

@@ -22,10 +22,11 @@ from torch import nn  # noqa: E402
 
 import activations as A  # noqa: E402
 from activations import _fused  # noqa: E402
-from bench._timing import duel, duel_table, write_result  # noqa: E402
+from bench._timing import duel, duel_table, steady_allocator, write_result  # noqa: E402
 
 LIMIT = 1.25
 REPEATS = 41
+SHORT_REPEATS, SHORT_INNER = 201, 3  # for the sub-millisecond NLLLoss
 torch.manual_seed(0)
 FIRST_CALL_S: dict[str, float] = {}  # activation -> wall seconds of its first call (the compile)
 
@@ -101,18 +102,26 @@ def loss_duels() -> list:
         def run(loss, inp=inp, tgt=tgt):
             return lambda: torch.autograd.grad(loss(inp, tgt), inp)
 
-        duels.append(duel(f"loss {label}", run(ours), run(theirs), repeats=REPEATS))
+        # NLLLoss takes ~0.6 ms, where one call's timing swings by a fifth: more and longer samples
+        short = label == "NLLLoss"
+        duels.append(duel(f"loss {label}", run(ours), run(theirs), repeats=SHORT_REPEATS if short else REPEATS,
+                          inner=SHORT_INNER if short else 1))
     return duels
 
 
 def main() -> None:
+    steady = steady_allocator()
     duels = activation_duels() + loss_duels()
     table = duel_table(duels, limit=LIMIT)
     # torch's CPU kernels differ by instruction set (its AVX512 float expm1/log1p run ~5x slower than
     # its AVX2 ones), so the ratios depend on it
     note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}, CPU kernels "
             f"{torch.backends.cpu.get_cpu_capability()}; medians of {REPEATS} "
-            "alternating repeats of process CPU time (bench/_timing.duel).")
+            "alternating repeats of process CPU time (bench/_timing.duel; NLLLoss: "
+            f"{SHORT_REPEATS} repeats of {SHORT_INNER} calls); "
+            + ("glibc malloc set to reuse freed memory (bench/_timing.steady_allocator: fresh 16 MB "
+               "mappings page-fault at random here and would decide the ratios)." if steady
+               else "default allocator."))
     fused = ", ".join(f"{name} {s:.1f}" for name, s in FIRST_CALL_S.items()) or "none"
     mode = "on" if _fused.enabled("cpu") else "off"
     fused_note = (f"Fused kernels (activations/_fused.py): {mode}, for tensors of at least "

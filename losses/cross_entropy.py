@@ -95,21 +95,26 @@ class NLLLoss(nn.Module):
 
     @float32_under_autocast
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        check_reduction(self.reduction)
-        _check_index_target(input, target)
-        rows, flat = _to_rows(input), target.reshape(-1)
-        # the common case, on the CPU only (on a GPU the check would be a host sync per call)
-        if self.weight is None and self.reduction != "none" and flat.numel() and rows.device.type == "cpu":
-            if 0 <= self.ignore_index < rows.shape[1]:
-                counted = bool((flat != self.ignore_index).all())
+        # The common case first, in as few Python steps as possible (at 4096 x 1000 this loss costs
+        # ~0.6 ms, and the general path's checks cost a tenth of it): (N, C) log-probabilities, N
+        # targets, no class weights, a mean or sum, on the CPU (elsewhere the check below would be a
+        # host sync per call). Whatever fails here (float or int32 targets, an index outside [0, C))
+        # goes to the general path, which reports bad input as it always does.
+        if (input.dim() == 2 and target.dim() == 1 and target.shape[0] == input.shape[0] != 0
+                and self.weight is None and self.reduction in ("mean", "sum") and input.device.type == "cpu"):
+            if 0 <= self.ignore_index < input.shape[1]:
+                counted = bool((target != self.ignore_index).all())
             else:
                 # an ignored target (default -100) lies outside [0, C), where gather raises: trying is
-                # the check, and saves three small ops and a sync (a sixth of this loss's forward)
+                # the check, and saves three small ops and a sync
                 counted = True
             if counted:
                 try:
-                    return counted_nll(rows, flat, self.reduction)
-                except RuntimeError:  # an index outside [0, C): ignored, or bad (reported below)
+                    return counted_nll(input, target, self.reduction)
+                except RuntimeError:  # an index outside [0, C) or not int64: ignored, or bad (below)
                     pass
+        check_reduction(self.reduction)
+        _check_index_target(input, target)
+        rows, flat = _to_rows(input), target.reshape(-1)
         loss = IndexNLL.apply(rows, flat, self.weight, self.ignore_index, self.reduction)
         return loss.reshape(_loss_shape(input)) if self.reduction == "none" else loss

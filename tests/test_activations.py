@@ -16,6 +16,7 @@ CASES = [
     ("relu-inplace", lambda: A.ReLU(inplace=True), F.relu),
     ("leaky-default", lambda: A.LeakyReLU(), F.leaky_relu),
     ("leaky-0.2", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2)),
+    ("leaky-0", lambda: A.LeakyReLU(0.0), lambda z: F.leaky_relu(z, 0.0)),
     ("leaky-1.5", lambda: A.LeakyReLU(negative_slope=1.5), lambda z: F.leaky_relu(z, 1.5)),
     ("leaky-3", lambda: A.LeakyReLU(3.0), lambda z: F.leaky_relu(z, 3.0)),
     ("leaky-m0.3", lambda: A.LeakyReLU(-0.3), lambda z: F.leaky_relu(z, -0.3)),
@@ -55,6 +56,10 @@ def _inputs(dtype: torch.dtype) -> dict[str, torch.Tensor]:
         "extreme_rows": torch.tensor([[1000.0, 1000.0], [-1e4, 1e4], [-1000.0, -1000.0], [0.0, -0.0]],
                                      dtype=dtype),
         "empty": torch.empty(0, 4, dtype=dtype),
+        # NaN where torch gives NaN and the same value or gradient where it does not (e.g. torch's ReLU
+        # and ELU pass the gradient at a NaN input, Softplus(-inf) = 0)
+        "nonfinite": torch.tensor([[float("nan"), float("inf"), -float("inf")], [0.0, -1.0, 2.0],
+                                   [float("inf"), 1.0, 3.0], [-float("inf"), -2.0, 0.5]], dtype=dtype),
     }
 
 
@@ -80,9 +85,9 @@ def test_values_and_gradients_match_torch(name, ours, theirs, dtype):
             want, want_grad = want64.float(), grad64.float()
         got, got_grad = _value_and_grad(module, z, upstream)
         assert got.dtype == dtype and got.shape == want.shape, kind
-        torch.testing.assert_close(got, want, **TOL[dtype], msg=lambda m: f"{name} {kind} value: {m}")
-        torch.testing.assert_close(got_grad, want_grad, **TOL[dtype],
-                                   msg=lambda m: f"{name} {kind} grad: {m}")
+        tol = dict(TOL[dtype], equal_nan=kind == "nonfinite")
+        torch.testing.assert_close(got, want, **tol, msg=lambda m: f"{name} {kind} value: {m}")
+        torch.testing.assert_close(got_grad, want_grad, **tol, msg=lambda m: f"{name} {kind} grad: {m}")
         # no NaN or inf where torch is finite
         assert torch.isfinite(got[torch.isfinite(want)]).all(), kind
         assert torch.isfinite(got_grad[torch.isfinite(want_grad)]).all(), kind
