@@ -26,9 +26,12 @@ def multi_margin_composite(rows: Tensor, idx: Tensor, p: int, margin: float, wei
 
 
 def _margins(rows: Tensor, idx: Tensor, margin: float) -> Tensor:
-    """max(0, m - x_y + x_i), with the target's own column set to 0."""
+    """max(0, m - x_y + x_i), with the target's own column set to 0.
+
+    0 also where the margin is NaN (a NaN logit), as in torch, whose kernel keeps a term only when
+    it is > 0; clamp would carry the NaN into the loss."""
     z = rows - (rows.gather(1, idx) - margin)
-    return z.clamp_(min=0).scatter_(1, idx, 0)
+    return z.masked_fill_(z.gt(0).logical_not_(), 0).scatter_(1, idx, 0)
 
 
 class _MultiMargin(Function):

@@ -301,6 +301,19 @@ def test_multi_margin(layout, weighted, p, margin, reduction, dtype):
     assert_parity(losses.MultiMarginLoss(**kw), nn.MultiMarginLoss(**kw), [x, t])
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_non_finite_logits(p, reduction):
+    """torch keeps a margin term only when it is > 0, so a NaN logit drops its terms (a NaN target
+    logit its whole row) rather than making the loss NaN; +-inf logits give 0 or inf terms."""
+    nan, inf = float("nan"), float("inf")
+    x = torch.tensor([[inf, 1.0, -inf], [nan, 0.5, 2.0], [3.0, -inf, 1.0], [0.1, nan, 0.3]], dtype=torch.float64)
+    t = torch.tensor([0, 1, 2, 1])
+    for w in (None, torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)):
+        kw = dict(p=p, weight=w, reduction=reduction)
+        assert_parity(losses.MultiMarginLoss(**kw), nn.MultiMarginLoss(**kw), [x, t])
+
+
 def hinge_formula(x, y, margin):
     sign = torch.where(y == 0, -1.0, y.to(x.dtype))
     return torch.clamp(margin - sign * x, min=0)
