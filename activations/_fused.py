@@ -1,4 +1,5 @@
-"""One compiled kernel per direction for the activations on large tensors.
+"""One compiled kernel per direction for the activations on large tensors (and for CrossEntropyLoss's
+row statistics and gradient, losses/_softmax_ce.py).
 
 Eager, a written-out formula makes one pass over memory per primitive: 1 / (1 + e^-z) is an exp, an
 add and a reciprocal, 3-6 passes over a 16 MB tensor where torch's own activation makes one. `fused(fn)`
@@ -28,7 +29,7 @@ from typing import Callable
 import torch
 
 THRESHOLD = 1 << 20  # elements; module constant so that tests can lower it
-calls: dict[str, int] = {}  # activation kernel name -> calls that ran compiled (read by the tests)
+calls: dict[str, int] = {}  # kernel name -> calls that ran compiled (read by the tests)
 _setting: bool | str | None = None  # set by set_fused; None defers to REFZOO_FUSED
 
 

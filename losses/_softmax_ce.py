@@ -3,6 +3,8 @@
 The forward computes the log-sum-exp with the max subtracted (stable for logits of any size) and
 keeps the unnormalised exponentials; the backward turns them into the softmax p in one pass and
 subtracts the target weights, since d/dz [-sum_c a_c log softmax(z)_c] = (sum_c a_c) p - a.
+Large class-index inputs (activations/_fused.py's threshold) keep only the row max and sum, from a
+compiled kernel, and the backward recomputes the exponentials in its one compiled pass.
 A second derivative goes through the plain-autograd `*_composite` forms below.
 """
 from __future__ import annotations

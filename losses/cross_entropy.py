@@ -100,8 +100,10 @@ class NLLLoss(nn.Module):
         # targets, no class weights, a mean or sum, on the CPU (elsewhere the check below would be a
         # host sync per call). Whatever fails here (float or int32 targets, an index outside [0, C))
         # goes to the general path, which reports bad input as it always does.
+        # (not while torch.compile traces us: a traced gather raises at run time, outside this `try`)
         if (input.dim() == 2 and target.dim() == 1 and target.shape[0] == input.shape[0] != 0
-                and self.weight is None and self.reduction in ("mean", "sum") and input.device.type == "cpu"):
+                and self.weight is None and self.reduction in ("mean", "sum") and input.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
             if 0 <= self.ignore_index < input.shape[1]:
                 counted = bool((target != self.ignore_index).all())
             else:
@@ -111,7 +113,7 @@ class NLLLoss(nn.Module):
             if counted:
                 try:
                     return counted_nll(input, target, self.reduction)
-                except RuntimeError:  # an index outside [0, C) or not int64: ignored, or bad (below)
+                except (RuntimeError, IndexError):  # an index outside [0, C) or not int64: ignored or bad
                     pass
         check_reduction(self.reduction)
         _check_index_target(input, target)
