@@ -33,15 +33,15 @@ def steady_allocator() -> bool:
     By default a freed 16 MB buffer may go back to the kernel, and the next one is mapped afresh:
     page faults at first touch, which on this VM cost 0.4-5 ms per 16 MB depending on the process's
     allocator state, more than the kernels measured. The same torch kernel then timed 3.4 ms in
-    one run and 10 ms in another. Fixed thresholds (mmap only above 32 MB, never trim) take that out
-    for both contenders alike: what is left is their arithmetic and memory traffic.
+    one run and 10 ms in another. Fixed thresholds (mmap and trim only above 1 GB) take that out for
+    both contenders alike: what is left is their arithmetic and memory traffic.
     """
     import ctypes
 
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters
-        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
     except (OSError, AttributeError):  # not glibc
         return False
 

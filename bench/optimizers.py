@@ -22,7 +22,6 @@ Otherwise the protocol is bench/_timing.duel's: warm-up, then alternated repeats
 """
 from __future__ import annotations
 
-import ctypes
 import gc
 import statistics
 import sys
@@ -36,24 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+from bench._timing import Duel, duel_table, steady_allocator, write_result  # noqa: E402
 
-def _keep_freed_memory() -> None:
-    """glibc only: serve large blocks from the heap and never trim it (M_TRIM_THRESHOLD = -1,
-    M_MMAP_THRESHOLD = -3), so a freed temporary's pages are reused without new page faults."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 1 << 30)
-        libc.mallopt(-3, 1 << 30)
-    except (OSError, AttributeError):  # not glibc: measure with the allocator as it is
-        pass
-
-
-_keep_freed_memory()
+steady_allocator()  # before torch allocates anything (see its docstring)
 
 import torch  # noqa: E402
 
 import optimizers  # noqa: E402
-from bench._timing import Duel, duel_table, write_result  # noqa: E402
 
 LIMIT = 1.10
 
