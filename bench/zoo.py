@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from bench._timing import markdown_table, write_result  # noqa: E402
+from bench._timing import markdown_table, steady_allocator, write_result  # noqa: E402
 from runner.compose import compose_config  # noqa: E402
 from bench._twin import lightning_epoch_seconds, median_epoch, run_twin  # noqa: E402
 
@@ -174,6 +174,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     # one intra-op thread: on a small shared machine a descheduled worker thread stalls every op
     torch.set_num_threads(1)
+    # freed memory is reused, not mapped afresh: page faults swung the twin's Fashion epochs from 42 s to 59 s
+    steady = steady_allocator()
     root = Path(tempfile.mkdtemp(prefix="refzoo_zoo_"))
     wanted = set(args.only or ["digits", "names", "diabetes", "breast_cancer", "fashion"])
     parts = []
@@ -199,7 +201,9 @@ def main() -> None:
     if skipped:
         parts.append(f"Not run in this invocation: {', '.join(skipped)}.")
     write_result("zoo", "Classifier zoo: real data against the targets",
-                 f"{cmd}, {torch.get_num_threads()} thread(s), run folders under {root}.\n\n" + "\n\n".join(parts))
+                 f"{cmd}, {torch.get_num_threads()} thread(s), "
+                 + ("allocator reusing freed memory (bench/_timing.steady_allocator), " if steady else "")
+                 + f"run folders under {root}.\n\n" + "\n\n".join(parts))
 
 
 if __name__ == "__main__":
