@@ -44,7 +44,8 @@ class _ELUFn(torch.autograd.Function):
             # R'(z) = min(max(sign R(z), R(z) + a), 1): 1 where z > 0 (max(1, z + a) clipped to 1),
             # R(z) + a elsewhere (sign R(z) is 0 or -1 there). Built as max(sign - a, R) + a:
             # one fresh tensor, the rest in place.
-            # A NaN input gives NaN here, where torch (testing z <= 0) passes the gradient on: 1.
+            # max/clamp carry a NaN input through; torch (testing z <= 0) passes the gradient on
+            # there, so nan_to_num sets R'(z) = 1.
             if torch.is_grad_enabled():
                 # out-of-place and differentiable through `out` for double backward
                 d = torch.maximum(torch.sign(out) - alpha, out) + alpha

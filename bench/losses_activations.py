@@ -130,8 +130,9 @@ def main() -> None:
     fused = ", ".join(f"{name} {s:.1f}" for name, s in FIRST_CALL_S.items()) or "none"
     mode = "on" if _fused.enabled("cpu") else "off"
     fused_note = (f"Fused kernels (activations/_fused.py): {mode}, for tensors of at least "
-                  f"{_fused.THRESHOLD} elements (CrossEntropyLoss's index-target path uses the same). One-off first call, compiling them (wall seconds, not in "
-                  f"the medians; the first also starts inductor): {fused}.")
+                  f"{_fused.THRESHOLD} elements (CrossEntropyLoss's index-target path uses the same). One-off "
+                  "first call, compiling them (wall seconds, not in the medians; the first also starts "
+                  f"inductor): {fused}.")
     write_result("losses_activations", "Losses and activations vs torch (forward+backward, CPU)",
                  note + "\n\n" + table + "\n\n" + fused_note)
 
