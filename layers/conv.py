@@ -1,0 +1,183 @@
+"""2-D convolution as the cheatsheet's loops vectorized: unfold the input into columns, one matrix
+product with the weights; the backward folds the columns' gradient back onto the input."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.nn import init
+
+from ._args import pair
+from ._autocast import matmul_inputs
+
+PADDING_MODES = ("zeros",)
+TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _Conv2dFn(torch.autograd.Function):
+    """z[n, o, p] = b[o] + sum_k W[o, k] X[n, k, p]
+
+    X = unfold(x): column p holds the (c_in/groups * kh * kw) input values under output pixel p, so
+    the convolution is one matrix product per group. With g = dL/dz:
+        dW[o, k] = sum_{n, p} g[n, o, p] X[n, k, p]        (g X^T, summed over the batch)
+        db[o]    = sum_{n, p} g[n, o, p]
+        dX       = W^T g,   dx = fold(dX)                   (fold adds each column back where it came from)
+    `pads` = (top, bottom, left, right): torch's 'same' puts the odd extra pixel at the bottom/right.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
+        top, bottom, left, right = pads
+        if bottom != top or right != left:  # unfold pads symmetrically; the rest goes on first
+            x_pad = F.pad(x, (0, right - left, 0, bottom - top))
+        else:
+            x_pad = x
+        n = x.shape[0]
+        out_c, in_per_group, kh, kw = weight.shape
+        cols = F.unfold(x_pad, (kh, kw), dilation=dilation, padding=(top, left), stride=stride)
+        k = in_per_group * kh * kw
+        w = weight.view(groups, out_c // groups, k)
+        z = torch.matmul(w, cols.view(n, groups, k, -1))  # (n, groups, out_c/groups, pixels)
+        if bias is not None:
+            z += bias.view(groups, -1, 1)
+        oh = (x_pad.shape[2] + 2 * top - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        ow = (x_pad.shape[3] + 2 * left - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        ctx.save_for_backward(cols, weight)
+        ctx.conf = (x.shape, x_pad.shape[2:], stride, (top, left), dilation, groups, bias is not None)
+        return z.view(n, out_c, oh, ow)
+
+    @staticmethod
+    @once_differentiable  # the columns are an intermediate: no graph back to x through dW
+    def backward(ctx, g):
+        cols, weight = ctx.saved_tensors
+        x_shape, padded_hw, stride, pad, dilation, groups, has_bias = ctx.conf
+        n = g.shape[0]
+        out_c, in_per_group, kh, kw = weight.shape
+        k = in_per_group * kh * kw
+        g = g.reshape(n, groups, out_c // groups, -1)
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            d_cols = torch.matmul(weight.view(groups, out_c // groups, k).transpose(1, 2), g)
+            dx = F.fold(d_cols.view(n, groups * k, -1), padded_hw, (kh, kw), dilation=dilation,
+                        padding=pad, stride=stride)
+            if tuple(padded_hw) != tuple(x_shape[2:]):
+                dx = dx[:, :, : x_shape[2], : x_shape[3]]
+        if ctx.needs_input_grad[1]:
+            dw = torch.matmul(g, cols.view(n, groups, k, -1).transpose(2, 3)).sum(0).view(weight.shape)
+        if has_bias and ctx.needs_input_grad[2]:
+            db = g.sum((0, 3)).view(-1)
+        return dx, dw, db, None, None, None, None
+
+
+class Conv2d(nn.Module):
+    """z[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x[n, c, s_h i + d_h u - p_t, s_w j + d_w v - p_l]
+
+    torch.nn.Conv2d's arguments, attributes, parameter names and initialization (same seed, same
+    weights). padding: int, pair, 'valid' or 'same'. padding_mode: 'zeros' only.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.dilation = pair(dilation, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        else:
+            padding = pair(padding, "padding")
+        if padding_mode not in TORCH_PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {set(TORCH_PADDING_MODES)}, but got "
+                             f"padding_mode='{padding_mode}'")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"layers.Conv2d supports padding_mode='zeros' only, got padding_mode="
+                             f"'{padding_mode}' (use torch.nn.Conv2d for it)")
+        if min(self.stride) <= 0:
+            raise RuntimeError("non-positive stride is not supported")
+        if min(self.dilation) <= 0:
+            raise RuntimeError("non-positive dilation is not supported")
+        if not isinstance(padding, str) and min(padding) < 0:
+            raise RuntimeError("negative padding is not supported")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.padding = padding
+        self.groups = groups
+        self.padding_mode = padding_mode
+        self.transposed = False
+        self.output_padding = (0, 0)
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty((out_channels, in_channels // groups, *self.kernel_size), **factory))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_channels, **factory))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # torch's choice: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = c_in/groups * kh * kw
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight[0].numel()
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _pads(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right)."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            pads = []
+            for k, d in zip(self.kernel_size, self.dilation):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)
+        ph, pw = self.padding
+        return (ph, ph, pw, pw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() not in (3, 4):
+            raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of "
+                               f"size: {list(x.shape)}")
+        unbatched = x.dim() == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.shape[1] != self.in_channels:
+            raise RuntimeError(f"Given groups={self.groups}, weight of size {list(self.weight.shape)}, expected "
+                               f"input{list(x.shape)} to have {self.in_channels} channels, but got "
+                               f"{x.shape[1]} channels instead")
+        top, bottom, left, right = pads = self._pads()
+        kh = self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        kw = self.dilation[1] * (self.kernel_size[1] - 1) + 1
+        if x.shape[2] + top + bottom < kh or x.shape[3] + left + right < kw:
+            raise RuntimeError(f"Calculated padded input size per channel: ({x.shape[2] + top + bottom} x "
+                               f"{x.shape[3] + left + right}). Kernel size: ({kh} x {kw}). Kernel size can't be "
+                               "greater than actual input size")
+        context, x, weight, bias = matmul_inputs(x, self.weight, self.bias)
+        with context:
+            z = _Conv2dFn.apply(x, weight, bias, self.stride, pads, self.dilation, self.groups)
+        return z.squeeze(0) if unbatched else z
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
