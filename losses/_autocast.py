@@ -2,9 +2,8 @@
 
 torch keeps its own losses on autocast's float32 list: low-precision inputs are upcast and the loss
 is computed in float32. Ours are written as many small ops, and autocast would cast each one its own
-way (matmuls to bfloat16, the rest as given), mixing dtypes inside our autograd Functions (torch.lerp
-refuses a bfloat16 input with a float32 weight) and summing in bfloat16. `float32_under_autocast`
-gives each loss torch's rule instead.
+way (matmuls to bfloat16, the rest as given), mixing dtypes inside one loss and summing in
+bfloat16. `float32_under_autocast` gives each loss torch's rule instead.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from typing import Callable, TypeVar
 
 import torch
 
-# the same one-call check the activations use (80 ns; see activations/_autocast.py)
+# the same cheap "is autocast on anywhere" check the activations use
 from activations._autocast import LOW_PRECISION, _any_autocast_enabled as any_autocast_enabled
 from activations._autocast import _autocast_device as autocast_device
 
@@ -32,9 +31,6 @@ def float32_under_autocast(forward: F) -> F:
     first tensor argument, float16/bfloat16 tensor arguments are cast to float32 and forward runs
     with autocast disabled, so the loss is float32 (as torch's losses are) and input gradients come
     back in the inputs' dtypes. Otherwise forward is called directly.
-
-    The direct path adds ~0.23 us per call (timeit): the 80 ns check plus forwarding *args and
-    **kwargs; an MSELoss forward on 8 x 4 tensors takes ~9 us.
     """
 
     @functools.wraps(forward)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ._autocast import float32_under_autocast
-from ._reduction import check_reduction
+from ._reduction import check_reduction, legacy_reduction
 
 _REDUCTIONS = ("mean", "batchmean", "sum", "none")
 
@@ -26,9 +26,7 @@ class KLDivLoss(nn.Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
                  log_target: bool = False) -> None:
         super().__init__()
-        if size_average is not None or reduce is not None:
-            raise ValueError("size_average and reduce are deprecated in torch; use reduction")
-        self.reduction = check_reduction(reduction, _REDUCTIONS)
+        self.reduction = check_reduction(legacy_reduction(size_average, reduce, reduction), _REDUCTIONS)
         self.log_target = log_target
 
     @float32_under_autocast

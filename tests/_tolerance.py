@@ -1,4 +1,4 @@
-"""Tolerances for comparing a loss with torch's (shared by test_losses.py and test_losses_fused.py)."""
+"""Tolerances for comparing a loss with torch's (shared by the loss test files)."""
 from __future__ import annotations
 
 import torch
@@ -9,8 +9,9 @@ def tol(reference: torch.Tensor, extreme: bool = False) -> dict:
         # 1e-12 absolute; at logits of 1e4 one rounding step is already ~2e-12, so a relative
         # allowance of a few ulps is added there
         return dict(atol=1e-12, rtol=1e-14 if extreme else 0.0)
-    # float32: 1e-6 relative to each element, or to the tensor's largest finite entry where an
-    # element is the difference of two larger numbers (softmax minus target)
+    # float32: torch's own test tolerance (rtol 1.3e-6, atol 1e-5) for the tensor scaled to a largest
+    # finite entry of 1, so that a gradient of a mean over 2^20 elements (entries ~1e-6) is still
+    # compared digit by digit rather than passing any value below 1e-5
     finite = reference[torch.isfinite(reference)]
     scale = finite.abs().max().item() if finite.numel() else 0.0
-    return dict(atol=1e-6 * scale, rtol=1e-6)
+    return dict(atol=1e-5 * scale, rtol=1.3e-6)
