@@ -372,6 +372,8 @@ def test_model_trains_under_bf16_mixed(make_cfg, tmp_path, model, device):
         extra += [*JUDGE, f"model.judge.cache_dir={tmp_path / 'cache'}"]
     if model == "rnn":
         extra += ["data=names", f"data.root={names_dir()}", "data.download=false"]
+    if model == "linear":
+        extra += ["data=diabetes"]
     probe = _DtypeProbe(device)
     metrics = train(make_cfg(f"model={model}", "trainer.precision=bf16-mixed", *extra), extra_callbacks=[probe])
     assert "train/loss" in metrics or "train/loss_g" in metrics, sorted(metrics)

@@ -33,7 +33,7 @@ def _names_root():
     (["model=rnn", "model.cell=gru", "data=names", f"data.root={_names_root()}", "data.download=false"], "test/acc"),
     (["model=logistic"], "test/acc"),
     (["model=logistic", "data=breast_cancer", "loss=bce_with_logits"], "test/acc"),
-    (["model=linear"], "test/r2"),
+    (["experiment=linear_diabetes"], "test/r2"),
 ])
 def test_train_each_model(make_cfg, tmp_path, overrides, expect):
     metrics = train(make_cfg(*overrides))
@@ -46,7 +46,7 @@ def test_train_each_model(make_cfg, tmp_path, overrides, expect):
 
 
 def test_mlp_cheatsheet_config_is_the_784_500_200_100_10_network(make_cfg):
-    cfg = make_cfg("model=mlp_cheatsheet")
+    cfg = make_cfg("experiment=cheatsheet_mlp")
     assert cfg.data._target_.endswith("FashionMNISTDataModule")
     assert list(cfg.model.hidden_sizes) == [500, 200, 100]
     from hydra.utils import instantiate
@@ -57,12 +57,12 @@ def test_mlp_cheatsheet_config_is_the_784_500_200_100_10_network(make_cfg):
 
 
 def test_linear_config_selects_diabetes_mse_and_minimizes_val_loss(make_cfg):
-    cfg = make_cfg("model=linear")
+    cfg = make_cfg("experiment=linear_diabetes")
     assert cfg.data._target_.endswith("DiabetesDataModule")
     assert cfg.loss._target_ == "losses.MSELoss"
     assert cfg.optimized_metric == "val/loss" and cfg.optimized_mode == "min"
     # the command line still wins over the model config's choices
-    assert make_cfg("model=linear", "loss=huber").loss._target_ == "losses.HuberLoss"
+    assert make_cfg("experiment=linear_diabetes", "loss=huber").loss._target_ == "losses.HuberLoss"
 
 
 # --- shapes ----------------------------------------------------------------------------------------------
