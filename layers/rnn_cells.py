@@ -33,7 +33,7 @@ class _LSTMStepFn(torch.autograd.Function):
         a = torch.addmm(gi, h, w_hh.t())
         if b_hh is not None:
             a += b_hh
-        size = h.shape[1]
+        size = c.shape[1]  # the cell size; h is smaller under a projection (torch's proj_size)
         gates = torch.sigmoid(a)
         gates[:, 2 * size : 3 * size] = torch.tanh(a[:, 2 * size : 3 * size])
         i, f, g, o = gates.chunk(4, 1)
