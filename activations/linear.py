@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._args import check_real
 from ._autocast import input_dtype_under_autocast
-from ._ops import check_real
 
 
-class _LinearFn(torch.autograd.Function):
+class LinearFunction(torch.autograd.Function):
     """R(z) = m * z;  R'(z) = m."""
 
     @staticmethod
@@ -34,7 +34,7 @@ class LinearActivation(nn.Module):
 
     @input_dtype_under_autocast
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return _LinearFn.apply(z, self.slope)
+        return LinearFunction.apply(z, self.slope)
 
     def extra_repr(self) -> str:
         return f"slope={self.slope}"
