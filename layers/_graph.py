@@ -62,6 +62,6 @@ def torch_layer_nodes(output: torch.Tensor) -> list[str]:
 
 
 def torch_layer_modules(module: nn.Module) -> list[str]:
-    """"name (Class)" of each submodule of `module` (itself included) that is a torch.nn layer class."""
+    """Each submodule of `module` (itself included) that is a torch.nn layer class, as "name (Class)"."""
     return [f"{name or '(root)'} ({type(m).__name__})" for name, m in module.named_modules()
             if isinstance(m, TORCH_LAYER_MODULES)]
