@@ -16,7 +16,7 @@ def _warn_if_broadcast(input: Tensor, target: Tensor) -> None:
     if input.shape != target.shape:
         warnings.warn(f"target size {tuple(target.shape)} differs from input size {tuple(input.shape)}: "
                       "they are broadcast, which is rarely intended; give them the same size",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=2)
 
 
 class MSELoss(nn.Module):
