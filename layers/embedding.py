@@ -12,7 +12,8 @@ class _EmbeddingFn(torch.autograd.Function):
     backward: dW[r] = sum over positions where idx == r of g[position]  (index_add), except
       - r = padding_idx: no gradient (the row stays as it is);
       - scale_grad_by_freq: each position's g divided by how often its index occurs in idx;
-      - sparse: the same sum as a sparse COO tensor (one entry per position).
+      - sparse: the same sum as a sparse COO tensor (one entry per position); like torch, not
+        together with scale_grad_by_freq (a RuntimeError in backward).
     """
 
     @staticmethod
@@ -26,6 +27,8 @@ class _EmbeddingFn(torch.autograd.Function):
     def backward(ctx, g):
         (flat,) = ctx.saved_tensors
         (rows, dim), padding_idx, scale_grad_by_freq, sparse = ctx.conf
+        if scale_grad_by_freq and sparse:
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
         g = g.reshape(-1, dim)
         if padding_idx is not None:
             keep = flat != padding_idx
