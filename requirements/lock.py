@@ -1,8 +1,9 @@
 """requirements/lock.txt: the exact versions the tests pass with, and its agreement with pyproject.toml.
 
-The lock pins every distribution that `pip install '.[test,cluster]'` brings (all extras, transitively,
-pip and setuptools included), as `pip freeze` reports them. The Makefile installs it with `--no-deps`
-and then checks it with `pip check`, so a fresh clone gets exactly these versions and nothing else.
+The lock pins every distribution that pyproject.toml's dependencies and all its extras bring, transitively,
+pip and setuptools included (the Makefile builds the editable install with the locked setuptools), as
+`pip freeze` reports them. The Makefile installs it with `--no-deps` and then checks it with `pip check`,
+so a fresh clone gets exactly these versions and nothing else.
 
     python requirements/lock.py make [PYTHON]   resolve pyproject.toml in a throwaway venv, write the lock
     python requirements/lock.py freeze PYTHON   write the lock from PYTHON's environment as it is
@@ -124,12 +125,12 @@ def freeze(python: str) -> None:
 
 def make(python: str) -> None:
     """Resolve pyproject.toml afresh (newest releases inside its bounds) in a throwaway venv and lock that."""
-    extras = ",".join(project().get("optional-dependencies", {}))
     with tempfile.TemporaryDirectory(prefix="refzoo-lock-") as tmp:
         venv_python = str(Path(tmp) / "bin" / "python")
         subprocess.run([python, "-m", "venv", tmp], check=True)
-        subprocess.run([venv_python, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-        subprocess.run([venv_python, "-m", "pip", "install", "-q", f"{ROOT}[{extras}]"], check=True)
+        subprocess.run([venv_python, "-m", "pip", "install", "-q", "--upgrade", "pip", "setuptools"], check=True)
+        # the requirements themselves, not the project: building it would leave build/ in the source tree
+        subprocess.run([venv_python, "-m", "pip", "install", "-q", *requirements()], check=True)
         freeze(venv_python)
 
 
