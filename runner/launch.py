@@ -19,6 +19,7 @@ the task (submitit jobs import this package then).
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -27,6 +28,8 @@ from typing import Any, Mapping
 from omegaconf import OmegaConf
 
 from .checks import ConfigError
+
+log = logging.getLogger("refzoo")
 
 # torchrun's value of TORCHELASTIC_RUN_ID when no --rdzv-id was given: the same word on every node of
 # every run, so it cannot name a folder
@@ -94,7 +97,7 @@ def run_name(default: str, env: Mapping[str, str] | None = None) -> str:
     if job:
         step = env.get("SLURM_STEP_ID")
         return "slurm-" + _folder_safe(f"{job}.{step}" if step else job)
-    launcher = "torchrun" if "TORCHELASTIC_RUN_ID" in env else "this launcher"
+    launcher = "torchrun" if "TORCHELASTIC_RUN_ID" in env else "a launcher setting RANK and WORLD_SIZE"
     raise LaunchError(
         f"hydra.run.dir: {world} processes started by {launcher} share no run id, so each would name its own "
         f"run folder from its own clock; pass hydra.run.dir=<folder> (the same on every node) or torchrun "
@@ -130,10 +133,13 @@ def register_resolvers() -> None:
 
 
 def process_facts(trainer: Any) -> dict[str, Any]:
-    """World size and the cluster environment Lightning detected (TorchElastic, SLURM, Lightning's own)."""
+    """World size and the cluster environment Lightning detected (TorchElastic, SLURM, Lightning's own),
+    for metrics.json; each process also logs its rank, into its own log file in the run folder."""
     env = getattr(trainer.strategy, "cluster_environment", None)  # single-device strategies have none
-    return {"world_size": trainer.world_size,
-            "cluster_environment": type(env).__name__ if env is not None else None}
+    facts = {"world_size": trainer.world_size, "cluster_environment": type(env).__name__ if env is not None else None}
+    if facts["world_size"] > 1:
+        log.info("process %d of %d (%s)", trainer.global_rank, facts["world_size"], facts["cluster_environment"])
+    return facts
 
 
 register_resolvers()

@@ -126,7 +126,7 @@ def test_run_name_follows_the_launcher(env, expected):
 
 @pytest.mark.parametrize("env, launcher", [
     ({**TORCHRUN_ENV, "TORCHELASTIC_RUN_ID": "none"}, "torchrun"),
-    (TORCHRUN_ENV, "this launcher"),
+    (TORCHRUN_ENV, "a launcher setting RANK and WORLD_SIZE"),
 ])
 def test_multi_process_run_without_shared_id_is_refused(env, launcher):
     with pytest.raises(LaunchError, match=rf"^hydra.run.dir: 2 processes started by {launcher} share no run id.*"
