@@ -1,18 +1,27 @@
-"""Forward+backward time of the hand-written activations and losses against torch's, on CPU.
+"""Forward+backward time of the hand-written activations and losses against torch's, eager and compiled.
 
-Activations: 4096 x 1024 float32, gradient of the output against a fixed upstream gradient, as users
-get them by default: REFZOO_FUSED=auto puts tensors this large on the fused (torch.compile) kernels of
-activations/_fused.py. The first call, which compiles them, is timed on its own (wall clock; inductor's
-disk cache makes it shorter on later runs) and kept out of the medians, which follow duel's warm-up.
+Each entry is timed four ways in one process: refzoo eager / torch eager, and refzoo compiled /
+torch compiled, where "compiled" is the same `torch.compile` applied to a small nn.Module holding
+either one (so both go through dynamo, AOTAutograd and inductor alike). Eager mode is the readable
+reference; compiling it is how to go fast, so the limit applies to the compiled ratio only.
+
+Activations: 4096 x 1024 float32, gradient of the output against a fixed upstream gradient.
 Losses: 4096 x 1000 logits for the classification losses (CrossEntropyLoss, NLLLoss on
 log-probabilities, MultiMarginLoss), 4096 x 1024 elementwise for the others; gradient of the
-default-reduced loss with respect to its input. Run from the repo root: python bench/losses_activations.py
+default-reduced loss with respect to its input. Medians of alternating repeats (bench/_timing.duel);
+the first call of each compiled module (the compile) is timed on its own, in wall seconds.
+
+Run from the repo root: python bench/losses_activations.py [--quick] [--only SUBSTRING]
+(--quick: small tensors and few repeats, a smoke test that writes no results file).
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -21,120 +30,124 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import activations as A  # noqa: E402
-from activations import _fused  # noqa: E402
-from bench._timing import duel, duel_table, steady_allocator, write_result  # noqa: E402
+import losses as L  # noqa: E402
+from bench._timing import duel, markdown_table, steady_allocator, write_result  # noqa: E402
 
-LIMIT = 1.25
-REPEATS = 41
-SHORT_REPEATS, SHORT_INNER = 201, 3  # for the sub-millisecond NLLLoss
-torch.manual_seed(0)
-FIRST_CALL_S: dict[str, float] = {}  # activation or loss -> wall seconds of its first call (the compile)
+LIMIT = 1.10  # compiled refzoo / compiled torch
+REPEATS, QUICK_REPEATS = 41, 5
+SHORT_REPEATS, SHORT_INNER = 201, 3  # NLLLoss takes well under a millisecond: more, longer samples
 
 
-def activation_duels() -> list:
-    x = torch.randn(4096, 1024, requires_grad=True)
-    up = torch.randn(4096, 1024)
+class Holder(nn.Module):
+    """The module handed to torch.compile: calls the activation or loss it holds."""
 
-    def run(fn):
-        return lambda: torch.autograd.grad(fn(x), x, up)
+    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
 
-    pairs = [
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.fn(*args)
+
+
+@dataclass
+class Entry:
+    name: str
+    ours: Callable[..., torch.Tensor]
+    theirs: Callable[..., torch.Tensor]
+    args: tuple[torch.Tensor, ...]  # args[0] is differentiated
+    upstream: torch.Tensor | None = None  # for non-scalar outputs
+    short: bool = False
+
+
+def entries(rows: int) -> list[Entry]:
+    torch.manual_seed(0)
+    f, c = 1024, 1000
+    x = torch.randn(rows, f, requires_grad=True)
+    up = torch.randn(rows, f)
+    acts = [
         ("LinearActivation(2.0)", A.LinearActivation(2.0), lambda z: z * 2.0),
-        ("ReLU", A.ReLU(), nn.ReLU()),
-        ("LeakyReLU", A.LeakyReLU(), nn.LeakyReLU()),
-        ("ELU", A.ELU(), nn.ELU()),
-        ("Sigmoid", A.Sigmoid(), nn.Sigmoid()),
-        ("Tanh", A.Tanh(), nn.Tanh()),
+        ("ReLU", A.ReLU(), nn.ReLU()), ("LeakyReLU", A.LeakyReLU(), nn.LeakyReLU()),
+        ("ELU", A.ELU(), nn.ELU()), ("Sigmoid", A.Sigmoid(), nn.Sigmoid()), ("Tanh", A.Tanh(), nn.Tanh()),
         ("Softmax(dim=1)", A.Softmax(dim=1), nn.Softmax(dim=1)),
         ("LogSoftmax(dim=1)", A.LogSoftmax(dim=1), nn.LogSoftmax(dim=1)),
-        ("GELU", A.GELU(), nn.GELU()),
-        ("GELU(tanh)", A.GELU(approximate="tanh"), nn.GELU(approximate="tanh")),
-        ("SiLU", A.SiLU(), nn.SiLU()),
-        ("Softplus", A.Softplus(), nn.Softplus()),
+        ("GELU", A.GELU(), nn.GELU()), ("GELU(tanh)", A.GELU(approximate="tanh"), nn.GELU(approximate="tanh")),
+        ("SiLU", A.SiLU(), nn.SiLU()), ("Softplus", A.Softplus(), nn.Softplus()),
     ]
-    duels = []
-    for name, ours, theirs in pairs:
-        before = sum(_fused.calls.values())
-        start = time.perf_counter()
-        run(ours)()  # compiles the fused kernels, if any; duel's warm-up calls follow
-        if sum(_fused.calls.values()) > before:
-            FIRST_CALL_S[name] = time.perf_counter() - start
-        duels.append(duel(f"act {name}", run(ours), run(theirs), repeats=REPEATS))
-    return duels
+    out = [Entry(f"act {name}", ours, theirs, (x,), up) for name, ours, theirs in acts]
 
-
-def loss_duels() -> list:
-    try:
-        import losses as L
-    except ImportError as err:  # losses/ is written separately; bench what is there
-        print(f"losses not benchmarked: {err}")
-        return []
-
-    n, c, f = 4096, 1000, 1024
-    logits = torch.randn(n, c, requires_grad=True)
-    classes = torch.randint(0, c, (n,))
-    logp = torch.log_softmax(torch.randn(n, c), 1).requires_grad_(True)
-    pred = torch.randn(n, f, requires_grad=True)
-    target = torch.randn(n, f)
-    prob = (torch.rand(n, f) * 0.98 + 0.01).requires_grad_(True)
-    soft = torch.rand(n, f)
-    kl_in = torch.log_softmax(torch.randn(n, f), 1).requires_grad_(True)
-    kl_target = torch.softmax(torch.randn(n, f), 1)
-
-    cases = [
-        ("MSELoss", "MSELoss", {}, pred, target),
-        ("L1Loss", "L1Loss", {}, pred, target),
-        ("HuberLoss", "HuberLoss", {}, pred, target),
-        ("BCELoss", "BCELoss", {}, prob, soft),
-        ("BCEWithLogitsLoss", "BCEWithLogitsLoss", {}, pred, soft),
-        ("KLDivLoss(batchmean)", "KLDivLoss", {"reduction": "batchmean"}, kl_in, kl_target),
-        ("CrossEntropyLoss", "CrossEntropyLoss", {}, logits, classes),
-        ("NLLLoss", "NLLLoss", {}, logp, classes),
-        ("MultiMarginLoss", "MultiMarginLoss", {}, logits, classes),
+    logits = torch.randn(rows, c, requires_grad=True)
+    classes = torch.randint(0, c, (rows,))
+    logp = torch.log_softmax(torch.randn(rows, c), 1).requires_grad_(True)
+    target = torch.randn(rows, f)
+    prob = (torch.rand(rows, f) * 0.98 + 0.01).requires_grad_(True)
+    soft = torch.rand(rows, f)
+    kl_in = torch.log_softmax(torch.randn(rows, f), 1).requires_grad_(True)
+    kl_target = torch.softmax(torch.randn(rows, f), 1)
+    loss_cases = [
+        ("MSELoss", {}, x, target), ("L1Loss", {}, x, target), ("HuberLoss", {}, x, target),
+        ("BCELoss", {}, prob, soft), ("BCEWithLogitsLoss", {}, x, soft),
+        ("KLDivLoss", {"reduction": "batchmean"}, kl_in, kl_target),
+        ("CrossEntropyLoss", {}, logits, classes), ("NLLLoss", {}, logp, classes),
+        ("MultiMarginLoss", {}, logits, classes),
     ]
-    duels = []
-    for label, cls, kwargs, inp, tgt in cases:
-        if not hasattr(L, cls):
-            print(f"losses.{cls} missing; skipped")
-            continue
-        ours, theirs = getattr(L, cls)(**kwargs), getattr(nn, cls)(**kwargs)
+    for cls, kwargs, inp, tgt in loss_cases:
+        label = "KLDivLoss(batchmean)" if cls == "KLDivLoss" else cls
+        out.append(Entry(f"loss {label}", getattr(L, cls)(**kwargs), getattr(nn, cls)(**kwargs), (inp, tgt),
+                         short=cls == "NLLLoss"))
+    return out
 
-        def run(loss, inp=inp, tgt=tgt):
-            return lambda: torch.autograd.grad(loss(inp, tgt), inp)
 
-        before = sum(_fused.calls.values())
-        start = time.perf_counter()
-        run(ours)()  # compiles CrossEntropyLoss's fused kernels; duel's warm-up calls follow
-        if sum(_fused.calls.values()) > before:
-            FIRST_CALL_S[label] = time.perf_counter() - start
-        # NLLLoss takes ~0.6 ms, where one call's timing swings by a fifth: more and longer samples
-        short = label == "NLLLoss"
-        duels.append(duel(f"loss {label}", run(ours), run(theirs), repeats=SHORT_REPEATS if short else REPEATS,
-                          inner=SHORT_INNER if short else 1))
-    return duels
+def step(fn: Callable[..., torch.Tensor], entry: Entry) -> Callable[[], object]:
+    """One forward+backward: the gradient of fn(*args) with respect to args[0]."""
+    return lambda: torch.autograd.grad(fn(*entry.args), entry.args[0], entry.upstream)
+
+
+def first_call_seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(entry: Entry, repeats: int) -> list[object]:
+    reps, inner = (SHORT_REPEATS, SHORT_INNER) if entry.short and repeats == REPEATS else (repeats, 1)
+    eager = duel(entry.name, step(entry.ours, entry), step(entry.theirs, entry), repeats=reps, inner=inner)
+    # dynamo keys its cache on Holder.forward's code, shared by every entry: start each one afresh
+    # (past its recompile limit it would silently run the rest eagerly)
+    torch.compiler.reset()
+    ours_c = step(torch.compile(Holder(entry.ours)), entry)
+    theirs_c = step(torch.compile(Holder(entry.theirs)), entry)
+    compile_ours, compile_theirs = first_call_seconds(ours_c), first_call_seconds(theirs_c)
+    comp = duel(entry.name, ours_c, theirs_c, repeats=reps, inner=inner)
+    row = [entry.name, eager.ours_s * 1e3, eager.theirs_s * 1e3, round(eager.ratio, 3),
+           comp.ours_s * 1e3, comp.theirs_s * 1e3, round(comp.ratio, 3), "yes" if comp.ratio <= LIMIT else "NO",
+           f"{compile_ours:.1f} / {compile_theirs:.1f}"]
+    print(" | ".join(str(v) for v in row), flush=True)
+    return row
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small tensors, few repeats, no results file")
+    parser.add_argument("--only", default="", help="run only entries whose name contains this")
+    opts = parser.parse_args()
     steady = steady_allocator()
-    duels = activation_duels() + loss_duels()
-    table = duel_table(duels, limit=LIMIT)
-    # torch's CPU kernels differ by instruction set (its AVX512 float expm1/log1p run ~5x slower than
-    # its AVX2 ones), so the ratios depend on it
+    rows, repeats = (256, QUICK_REPEATS) if opts.quick else (4096, REPEATS)
+    table = [measure(e, repeats) for e in entries(rows) if opts.only in e.name]
+    headers = ["case", "eager refzoo (ms)", "eager torch (ms)", "eager ratio", "compiled refzoo (ms)",
+               "compiled torch (ms)", "compiled ratio", f"compiled <= {LIMIT}", "compile s (refzoo / torch)"]
+    text = markdown_table(headers, table)
     note = (f"{torch.get_num_threads()} threads, torch {torch.__version__}, CPU kernels "
-            f"{torch.backends.cpu.get_cpu_capability()}; medians of {REPEATS} "
-            "alternating repeats of process CPU time (bench/_timing.duel; NLLLoss: "
-            f"{SHORT_REPEATS} repeats of {SHORT_INNER} calls); "
-            + ("glibc malloc set to reuse freed memory (bench/_timing.steady_allocator: fresh 16 MB "
-               "mappings page-fault at random here and would decide the ratios)." if steady
+            f"{torch.backends.cpu.get_cpu_capability()}; medians of {repeats} alternating repeats of process "
+            f"CPU time (bench/_timing.duel; NLLLoss: {SHORT_REPEATS} repeats of {SHORT_INNER} calls); "
+            "compiled = torch.compile(Holder(loss or activation)) on both sides; compile s = wall seconds "
+            "of each side's first call (inductor's disk cache shortens later runs); "
+            + ("glibc malloc set to reuse freed memory (bench/_timing.steady_allocator)." if steady
                else "default allocator."))
-    fused = ", ".join(f"{name} {s:.1f}" for name, s in FIRST_CALL_S.items()) or "none"
-    mode = "on" if _fused.enabled("cpu") else "off"
-    fused_note = (f"Fused kernels (activations/_fused.py): {mode}, for tensors of at least "
-                  f"{_fused.THRESHOLD} elements (CrossEntropyLoss's index-target path uses the same). One-off "
-                  "first call, compiling them (wall seconds, not in the medians; the first also starts "
-                  f"inductor): {fused}.")
+    if opts.quick or opts.only:
+        print(f"\n{note}\n\n{text}")
+        return
     write_result("losses_activations", "Losses and activations vs torch (forward+backward, CPU)",
-                 note + "\n\n" + table + "\n\n" + fused_note)
+                 note + "\n\n" + text)
 
 
 if __name__ == "__main__":
