@@ -20,7 +20,6 @@ from torch.overrides import TorchFunctionMode
 
 import activations as A
 import losses as L
-from activations import _fused as FZ
 from conftest import names_dir
 from train import train
 
@@ -278,50 +277,6 @@ def test_activation_outside_autocast_keeps_bfloat16(name, ours, theirs, policy):
     with _OpLog() as log:
         out = ours()(z)
     assert out.dtype == BF16 and log.calls[0][1] == [BF16]  # no upcast without autocast
-
-
-# the activations with fused kernels: (id, ours, torch's, dtype under autocast, the kernels it must run)
-FUSED = [
-    ("leaky_relu", lambda: A.LeakyReLU(0.2), lambda z: F.leaky_relu(z, 0.2), "input",
-     ["leaky_relu.fwd_max", "leaky_relu.bwd_sign"]),
-    ("sigmoid", lambda: A.Sigmoid(), torch.sigmoid, "input", ["sigmoid.fwd", "sigmoid.bwd"]),
-    ("tanh", lambda: A.Tanh(), torch.tanh, "input", ["tanh.fwd", "tanh.bwd"]),
-    ("gelu", lambda: A.GELU(), F.gelu, "input", ["gelu.fwd", "gelu.bwd"]),
-    ("gelu-tanh", lambda: A.GELU("tanh"), lambda z: F.gelu(z, approximate="tanh"), "input",
-     ["gelu_tanh.fwd", "gelu_tanh.bwd"]),
-    ("silu", lambda: A.SiLU(), F.silu, "input", ["silu.fwd", "silu.bwd"]),
-    ("softplus", lambda: A.Softplus(), F.softplus, torch.float32, ["softplus.fwd", "softplus.bwd"]),
-    ("softmax", lambda: A.Softmax(dim=1), lambda z: torch.softmax(z, 1), torch.float32,
-     ["softmax.fwd", "softmax.bwd"]),
-    ("log_softmax", lambda: A.LogSoftmax(dim=1), lambda z: torch.log_softmax(z, 1), torch.float32,
-     ["log_softmax.fwd", "log_softmax.bwd"]),
-]
-
-
-# on CUDA two of them (each kernel is a triton compile, seconds on a cold cache)
-FUSED_PARAMS = [pytest.param("cpu", BF16, *c, id=f"cpu-bf16-{c[0]}") for c in FUSED] + [
-    pytest.param("cuda", low, *c, id=f"cuda-{tag}-{c[0]}", marks=CUDA)
-    for low, tag in ((BF16, "bf16"), (torch.float16, "fp16")) for c in FUSED if c[0] in ("sigmoid", "softmax")]
-
-
-@pytest.mark.parametrize("device,low,name,ours,theirs,dtype,kernels", FUSED_PARAMS)
-def test_fused_kernels_under_autocast(monkeypatch, device, low, name, ours, theirs, dtype, kernels):
-    """Large inputs (threshold lowered, as in test_activations_fused.py) take the compiled kernels
-    under autocast too: they see float32 and autocast off, and the policy's dtype comes out."""
-    monkeypatch.setattr(FZ, "THRESHOLD", 8)
-    FZ.set_fused(True)
-    try:
-        z, upstream = _act_inputs(device, low, seed=3)
-        before = [FZ.calls.get(k, 0) for k in kernels]
-        out, grad = _act_value_and_grad(ours(), z, upstream, (device, low))
-        # counted only when the compiled kernel ran (a failing compile falls back uncounted)
-        assert [FZ.calls.get(k, 0) for k in kernels] == [c + 1 for c in before], "fused path not taken"
-    finally:
-        FZ.set_fused(None)
-    assert out.dtype == (low if dtype == "input" else dtype) and grad.dtype == low
-    want, want_grad = _act_value_and_grad(theirs, z.float(), upstream, None)
-    torch.testing.assert_close(out.float(), want, rtol=1e-2, atol=1e-5)
-    torch.testing.assert_close(grad.float(), want_grad, rtol=1e-2, atol=1e-5)
 
 
 # --- every model trains under Lightning's bf16-mixed ------------------------------------------------------
