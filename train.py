@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from datamodules import DatasetNotFoundError
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
+from runner.launch import process_facts  # also registers the resolvers configs/hydra/default.yaml uses
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
 from runner.hooks import skip_unused_batch_hooks
@@ -82,6 +83,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
     skip_unused_batch_hooks(trainer.callbacks)  # Lightning's own callbacks too, once it has added them
+    launch = process_facts(trainer)  # world size and cluster environment; each rank logs its rank
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
     try:
         model.configure_optimizers()
@@ -109,7 +111,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
         metrics[f"best/{trainer.checkpoint_callback.monitor}"] = float(trainer.checkpoint_callback.best_model_score)
     facts = {**run_facts(cfg, _hydra_choices()), "epochs": trainer.current_epoch,
              "global_steps": trainer.global_step, "wall_seconds": round(time.perf_counter() - started, 3),
-             "threads": threads,
+             "threads": threads, **launch,
              "status": status}
     if diverged is not None:
         facts.update(diverged_at_step=diverged.step, learning_rate=diverged.lr, error=str(diverged))
