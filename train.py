@@ -25,8 +25,7 @@ from runner import ConfigError, check_config, collect_metrics, print_summary, wr
 from runner.launch import process_facts  # also registers the resolvers configs/hydra/default.yaml uses
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
-from runner.hooks import skip_unused_batch_hooks
-from runner import fast_logging
+from runner.quiet import quiet_library_notices
 from runner.rng_state import RngStateCheckpoint
 from runner.threads import apply_threads
 from runner.record import run_facts
@@ -66,14 +65,13 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     `extra_callbacks` join the configured ones (bench/loop_overhead.py times train.py's loop with one).
     """
     started = time.perf_counter()
-    fast_logging.install()  # once per process: self.log without a full state move (runner/fast_logging.py)
     run_dir = Path(cfg.paths.output_dir)
     ckpt_path = check_config(cfg)
     try:
         threads = apply_threads(cfg.get("threads", "auto"))
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = _instantiate(cfg.data, "data")
     model = _instantiate(cfg.model, "model")
@@ -81,8 +79,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     callbacks = [*_instantiate_all(cfg.get("callbacks"), "callbacks"), RngStateCheckpoint(), DivergenceGuard(),
                  *extra_callbacks]
     loggers = _instantiate_all(cfg.get("logger"), "logger")
+    # a logger that is also a callback learns where a resumed run starts (runner/csv_logger.py)
+    callbacks += [lg for lg in loggers if isinstance(lg, pl.Callback)]
     trainer: pl.Trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
-    skip_unused_batch_hooks(trainer.callbacks)  # Lightning's own callbacks too, once it has added them
     launch = process_facts(trainer)  # world size and cluster environment; each rank logs its rank
     # an optimizer with bad hyperparameters must fail now, not after the first epoch's data is loaded
     try:
@@ -95,6 +94,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     test_metrics: dict[str, float] = {}
     diverged: DivergedError | None = None
     if cfg.get("train", True):
+        if ckpt_path is not None:
+            log.info("resuming from %s", ckpt_path)
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except DivergedError as err:
@@ -102,7 +103,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
         fit_metrics = collect_metrics(trainer.callback_metrics)
     if cfg.get("test", True) and status == "ok":
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        test_ckpt = "best" if best else (None if cfg.get("train", True) else ckpt_path)
+        # the path itself rather than "best", which Lightning resolves with a warning when, as here, there is
+        # more than one ModelCheckpoint (the best weights and last.ckpt); it takes the first one, this one
+        test_ckpt = best or (None if cfg.get("train", True) else ckpt_path)
         results = trainer.test(model, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False, weights_only=True)
         test_metrics = collect_metrics(*results)
 
@@ -131,6 +134,7 @@ def _in_multirun() -> bool:
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    quiet_library_notices()
     try:
         metrics = train(cfg)
     except Exception as err:  # noqa: BLE001 - one job of a sweep must not end the sweep

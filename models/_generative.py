@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ._feature_metrics import confidence, coverage, frechet_distance
-from ._hook_attrs import LightningModuleBase
+from ._base import ZooModule
 from ._judge import JudgeNet, get_judge
 
 JUDGE_DEFAULTS = {"path": None, "cache_dir": None, "epochs": 10, "min_steps": 600}
@@ -43,12 +43,12 @@ def image_grid_path(module: pl.LightningModule, name: str) -> Path:
     return Path(trainer.default_root_dir) / name
 
 
-class GenerativeModule(LightningModuleBase):
+class GenerativeModule(ZooModule):
     """Base for autoencoder, VAE and GAN: judge loading, feature collection, picture saving."""
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, judge: Mapping[str, Any] | None,
-                 pictures: int = 16):
-        super().__init__()
+                 pictures: int = 16, means: Sequence[str] = ()):
+        super().__init__(*means)
         self.input_shape = tuple(int(s) for s in input_shape)
         if len(self.input_shape) != 3:
             raise ValueError(f"data.input_shape must be (channels, height, width) for a generative model, "
@@ -111,7 +111,7 @@ class GenerativeModule(LightningModuleBase):
     # ---------------------------------------------------------------- pictures
     def save_grid(self, name: str, images: Tensor, nrow: int) -> Path | None:
         """Write a PNG grid of images in [0, 1] into the run folder (rank 0 only)."""
-        if self._trainer is None or not self.trainer.is_global_zero:
+        if not self.trainer.is_global_zero:
             return None
         from torchvision.utils import save_image
 

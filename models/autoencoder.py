@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
 from torch import Tensor, nn
 
 from ._blocks import activation as make_activation, mlp_stack, numel
 from ._generative import GenerativeModule, check_optimizer
+from ._loss_kind import require_loss_kind
 
 ARCHS = ("mlp", "conv")
 
@@ -77,14 +77,12 @@ class Autoencoder(GenerativeModule):
                  arch: str = "mlp", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256, 128),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
                  judge: Mapping[str, Any] | None = None, pictures: int = 16):
-        super().__init__(input_shape, num_classes, judge, pictures)
+        super().__init__(input_shape, num_classes, judge, pictures,
+                         means=("train/loss", "val/loss", "test/loss", "test/recon"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.optimizer_factory = check_optimizer(optimizer, "model.optimizer")
-        from losses import BCEWithLogitsLoss, VAELoss
-
-        if isinstance(loss, (BCEWithLogitsLoss, VAELoss)):
-            raise ValueError(f"loss={type(loss).__name__} does not fit the autoencoder, whose decoder outputs "
-                             f"probabilities; allowed: mse, l1, huber, bce")
+        # the decoder outputs probabilities (its last layer is a sigmoid)
+        require_loss_kind(loss, ("regression", "probability"), "autoencoder", "mse, l1, huber, bce")
         self.loss_fn = loss
         if int(latent_dim) < 1:
             raise ValueError(f"model.latent_dim must be a positive integer, got {latent_dim}")
@@ -101,29 +99,27 @@ class Autoencoder(GenerativeModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))
 
-    def training_step(self, batch, batch_idx):
+    def training_loss(self, batch):
         x = batch[0]
-        loss = self.loss_fn(self(x), x)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
-        return loss
+        return self.loss_fn(self(x), x), x.shape[0]
 
     def validation_step(self, batch, batch_idx):
         x = batch[0]
-        self.log("val/loss", self.loss_fn(self(x), x), on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self.means.update("val/loss", self.loss_fn(self(x), x), x.shape[0])
 
     def test_step(self, batch, batch_idx):
         x = batch[0]
         recon = self(x)
         loss = self.loss_fn(recon, x)
-        self.log("test/loss", loss, on_epoch=True, batch_size=x.shape[0])
-        self.log("test/recon", per_sample_sum(self.loss_fn, loss, x), on_epoch=True, batch_size=x.shape[0])
+        self.means.update("test/loss", loss, x.shape[0])
+        self.means.update("test/recon", per_sample_sum(self.loss_fn, loss, x), x.shape[0])
         self.collect("real", x)
         self.collect("recon", recon)
         if batch_idx == 0:
             self.save_reconstructions(x, recon)
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/fd", self.frechet("real", "recon"))
+        self.log_epoch("test", {"test/fd": self.frechet("real", "recon")})
         self.clear_collected()
 
     def configure_optimizers(self):

@@ -9,13 +9,13 @@ images such as 8x8 digits; `arch: auto` picks mlp below 16 pixels a side. G ends
 the data are in [0, 1].
 
 Two optimizers (`optimizer_g`, `optimizer_d`), so Lightning's automatic optimization does not apply
-and Lightning refuses `accumulate_grad_batches` and `gradient_clip_val` in manual mode. The GAN
-takes both over: when the model is attached it adopts the trainer's values and resets the trainer's
-to 1 / None. Accumulating over N micro-batches equals one batch N times as large: each micro-batch's
-D loss is scaled by 1/N and back-propagated; after the N-th (or the last of the epoch, scaled by
-1/window) D steps, then G's loss against the updated D is back-propagated for every noise batch of
-the window (re-generated from the stored z, so no generator graph is held) and G steps. Gradients
-are clipped by norm (`clip_val`) before each step.
+and Lightning refuses `accumulate_grad_batches` and `gradient_clip_val` in manual mode. The GAN has
+its own keys for both (`model.accumulate_grad_batches`, `model.clip_val`; train.py's config check
+points the trainer's keys there). Accumulating over N micro-batches equals one batch N times as
+large: each micro-batch's D loss is scaled by 1/N and back-propagated; after the N-th (or the last of
+the epoch, scaled by 1/window) D steps, then G's loss against the updated D is back-propagated for
+every noise batch of the window (re-generated from the stored z, so no generator graph is held) and
+G steps. Gradients are clipped by norm (`clip_val`) before each step.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ._blocks import activation as make_activation, numel
 from ._generative import GenerativeModule, check_optimizer, fixed_noise
+from ._loss_kind import require_loss_kind
 
 ARCHS = ("auto", "mlp", "dcgan")
 
@@ -105,13 +106,12 @@ class GAN(GenerativeModule):
                  accumulate_grad_batches: int | None = None, clip_val: float | None = None,
                  judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0,
                  refine: int = 0):
-        super().__init__(input_shape, num_classes, judge, pictures)
+        super().__init__(input_shape, num_classes, judge, pictures, means=("train/loss_d", "train/loss_g"))
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "loss"])
         self.automatic_optimization = False
         self.optimizer_g_factory = check_optimizer(optimizer_g, "model.optimizer_g")
         self.optimizer_d_factory = check_optimizer(optimizer_d, "model.optimizer_d")
-        if "BCEWithLogits" not in type(loss).__name__:
-            raise ValueError(f"the GAN's non-saturating loss needs loss=bce_with_logits, not {type(loss).__name__}")
+        require_loss_kind(loss, ("binary_logit",), "gan", "bce_with_logits (the non-saturating GAN loss)")
         self.loss_fn = loss
         if arch not in ARCHS:
             raise ValueError(f"model.arch must be one of {list(ARCHS)}, got {arch!r}")
@@ -147,32 +147,6 @@ class GAN(GenerativeModule):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
         return value
-
-    # ------------------------------------------------------------ take over from the trainer
-    def configure_callbacks(self):
-        """Adopt trainer.accumulate_grad_batches / gradient_clip_val and reset the trainer's.
-
-        This hook runs when the model is attached, before Lightning checks that a manually optimized
-        model has neither; the GAN does both itself.
-        """
-        trainer = self.trainer
-        acc = trainer.accumulate_grad_batches
-        if acc != 1:
-            if self.accumulate not in (1, acc):
-                raise ValueError(f"trainer.accumulate_grad_batches={acc} but model.accumulate_grad_batches="
-                                 f"{self.accumulate}; set one of them")
-            self.accumulate = acc
-            trainer.accumulate_grad_batches = 1
-        clip = trainer.gradient_clip_val
-        if clip:
-            if self.clip_val not in (None, float(clip)):
-                raise ValueError(f"trainer.gradient_clip_val={clip} but model.clip_val={self.clip_val}; set one of them")
-            algo = trainer.gradient_clip_algorithm
-            if algo is not None and getattr(algo, "value", algo) != "norm":
-                raise ValueError("the GAN clips gradients by norm only: set trainer.gradient_clip_algorithm=norm")
-            self.clip_val = float(clip)
-            trainer.gradient_clip_val = None
-        return []
 
     # ------------------------------------------------------------ sampling
     def forward(self, z: Tensor) -> Tensor:
@@ -217,7 +191,7 @@ class GAN(GenerativeModule):
         loss_d = self._bce(self.discriminator(x), 1.0) + self._bce(self.discriminator(fake.detach()), 0.0)
         self.manual_backward(loss_d / size)
         self.untoggle_optimizer(opt_d)
-        self.log("train/loss_d", loss_d.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self.means.update("train/loss_d", loss_d, x.shape[0])
         if pos + 1 < size:
             return
         self._clip(self.discriminator)
@@ -231,8 +205,7 @@ class GAN(GenerativeModule):
                 fake_k = self.generator(z_k)
             loss_g = self._bce(self.discriminator(fake_k), 1.0)
             self.manual_backward(loss_g / size)
-            self.log("train/loss_g", loss_g.detach(), on_step=False, on_epoch=True, prog_bar=True,
-                     batch_size=z_k.shape[0])
+            self.means.update("train/loss_g", loss_g, z_k.shape[0])
         self._clip(self.generator)
         opt_g.step()
         opt_g.zero_grad()
@@ -240,6 +213,7 @@ class GAN(GenerativeModule):
         self._window = []
 
     def on_train_epoch_end(self) -> None:
+        self.log_epoch("train")
         with torch.no_grad():
             was_training = self.generator.training
             self.generator.eval()
@@ -256,8 +230,7 @@ class GAN(GenerativeModule):
         self.collect("fake", self.sample(x.shape[0]))
 
     def on_validation_epoch_end(self) -> None:
-        if "real" in self._features:
-            self.log("val/fd", self.frechet("real", "fake"), prog_bar=True)
+        self.log_epoch("val", {"val/fd": self.frechet("real", "fake")} if "real" in self._features else {})
         self.clear_collected()
 
     def test_step(self, batch, batch_idx):
@@ -269,10 +242,9 @@ class GAN(GenerativeModule):
 
     def on_test_epoch_end(self) -> None:
         conf, cov = self.class_scores("fake")
-        self.log("test/fd", self.frechet("real", "fake"))
-        self.log("test/fd_noise", self.frechet("real", "noise"))
-        self.log("test/confidence", conf)
-        self.log("test/coverage", cov)
+        self.log_epoch("test", {"test/fd": self.frechet("real", "fake"),
+                                "test/fd_noise": self.frechet("real", "noise"),
+                                "test/confidence": conf, "test/coverage": cov})
         self.clear_collected()
 
     def configure_optimizers(self):

@@ -16,34 +16,29 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanSquaredError, R2Score
 
+from ._base import ZooModule
 from ._blocks import numel
 from ._classifier import ClassifierModule
-from ._hook_attrs import LightningModuleBase
+from ._loss_kind import loss_kind, require_loss_kind
 from ._penalty import check_strengths, weight_penalty
 
-REGRESSION_LOSSES = {"MSELoss": "mse", "L1Loss": "l1", "HuberLoss": "huber", "SmoothL1Loss": "smooth_l1"}
 
-
-def _loss_name(loss: nn.Module) -> str:
-    return type(loss).__name__
-
-
-class LinearRegression(LightningModuleBase):
+class LinearRegression(ZooModule):
     """yhat = w . x + b; logs train/loss, val/loss, val/mse, val/r2, test/loss, test/mse, test/r2."""
 
     def __init__(self, input_shape: Sequence[int], optimizer: Callable[..., torch.optim.Optimizer],
                  loss: nn.Module, output_dim: int = 1, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
-        super().__init__()
+        super().__init__("train/loss", "val/loss", "test/loss")
         if not callable(optimizer):
             raise ValueError("model.optimizer must be a `_partial_: true` optimizer config (a callable taking params)")
-        if _loss_name(loss) not in REGRESSION_LOSSES:
-            raise ValueError(f"model=linear needs a regression loss (loss=mse, l1 or huber); got {_loss_name(loss)}")
+        require_loss_kind(loss, ("regression",), "linear", "mse, l1, huber")
         check_strengths(l1, l2)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.optimizer_factory = optimizer
         self.loss_fn = loss
         self.l1, self.l2 = float(l1), float(l2)
         self.compile_net = bool(compile)
+        self.net_compiled = False
         self.output_dim = int(output_dim)
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), self.output_dim))
         self.linear = self.net[1]
@@ -51,9 +46,9 @@ class LinearRegression(LightningModuleBase):
         self.val_r2, self.test_r2 = R2Score(), R2Score()
 
     def setup(self, stage: str) -> None:
-        if self.compile_net and not getattr(self, "_compiled", False):
+        if self.compile_net and not self.net_compiled:  # setup runs for fit and again for test
             self.net = torch.compile(self.net)
-            self._compiled = True
+            self.net_compiled = True
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -65,15 +60,12 @@ class LinearRegression(LightningModuleBase):
     def penalty(self) -> Tensor | None:
         return weight_penalty([self.linear.weight], self.l1, self.l2)
 
-    def training_step(self, batch, batch_idx):
+    def training_loss(self, batch):
         x, y = batch
         pred = self(x)
         loss = self.loss_fn(pred, self._targets(y, pred))
         extra = self.penalty()
-        if extra is not None:
-            loss = loss + extra
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=y.shape[0])
-        return loss
+        return (loss if extra is None else loss + extra), y.shape[0]
 
     def _eval_step(self, stage: str, batch, mse: MeanSquaredError, r2: R2Score) -> None:
         x, y = batch
@@ -82,16 +74,19 @@ class LinearRegression(LightningModuleBase):
         mse.update(pred.reshape(-1), y.reshape(-1))  # mean over all outputs
         # R^2 takes (N,) for one output and (N, outputs) for several (averaged uniformly)
         r2.update(*((pred.squeeze(-1), y.squeeze(-1)) if self.output_dim == 1 else (pred, y)))
-        self.log(f"{stage}/loss", self.loss_fn(pred, y), on_step=False, on_epoch=True, prog_bar=stage == "val",
-                 batch_size=y.shape[0])
-        self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True)
-        self.log(f"{stage}/r2", r2, on_step=False, on_epoch=True)
+        self.means.update(f"{stage}/loss", self.loss_fn(pred, y), y.shape[0])
 
     def validation_step(self, batch, batch_idx):
         self._eval_step("val", batch, self.val_mse, self.val_r2)
 
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch("val", {"val/mse": self.val_mse, "val/r2": self.val_r2})
+
     def test_step(self, batch, batch_idx):
         self._eval_step("test", batch, self.test_mse, self.test_r2)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch("test", {"test/mse": self.test_mse, "test/r2": self.test_r2})
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.parameters())
@@ -105,21 +100,24 @@ class LogisticRegression(ClassifierModule):
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
                  multinomial: bool | None = None, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
-        super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         if int(num_classes) < 2:
             raise ValueError(f"model=logistic needs at least 2 classes, got data.num_classes={num_classes}")
+        self.binary = int(num_classes) == 2 and not multinomial  # before the base checks the loss against it
+        super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         check_strengths(l1, l2)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
-        self.binary = int(num_classes) == 2 and not multinomial
-        name = _loss_name(loss)
-        if self.binary and name != "BCEWithLogitsLoss":
-            raise ValueError(f"model=logistic on two classes fits one logit with loss=bce_with_logits; got {name}. "
-                             f"Pass loss=bce_with_logits, or model.multinomial=true for two softmax logits")
-        if not self.binary and name != "CrossEntropyLoss":
-            raise ValueError(f"model=logistic with {num_classes} softmax logits needs loss=cross_entropy; got {name}")
         self.l1, self.l2 = float(l1), float(l2)
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), 1 if self.binary else int(num_classes)))
         self.linear = self.net[1]
+
+    def check_loss(self, loss: nn.Module) -> None:
+        if self.binary and loss_kind(loss) != "binary_logit":
+            raise ValueError(f"model=logistic on two classes fits one logit with loss=bce_with_logits; got "
+                             f"{type(loss).__name__}. Pass loss=bce_with_logits, or model.multinomial=true for "
+                             f"two softmax logits")
+        if not self.binary:
+            require_loss_kind(loss, ("class_index",), "logistic",
+                              "cross_entropy (softmax over the logits), or multi_margin / nll")
 
     def compute_loss(self, out: Tensor, y: Tensor) -> Tensor:
         if self.binary:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ._blocks import activation as make_activation, mlp_stack, numel
 from ._generative import GenerativeModule, check_optimizer, fixed_noise, normal_quantile_grid
+from ._loss_kind import require_loss_kind
 from .autoencoder import check_arch, check_conv_shape, conv_decoder, conv_encoder
 
 
@@ -25,13 +26,13 @@ class VAE(GenerativeModule):
                  arch: str = "conv", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256,),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
                  judge: Mapping[str, Any] | None = None, pictures: int = 16, traversal_steps: int = 15):
-        super().__init__(input_shape, num_classes, judge, pictures)
+        super().__init__(input_shape, num_classes, judge, pictures,
+                         means=("train/loss", "val/loss", "test/loss", "test/elbo", "test/recon", "test/kl"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.optimizer_factory = check_optimizer(optimizer, "model.optimizer")
-        if not hasattr(loss, "parts"):
-            raise ValueError(f"the VAE trains on the negative ELBO: use loss=vae, not {type(loss).__name__}")
+        require_loss_kind(loss, ("elbo",), "vae", "vae (the negative ELBO)")
         self.loss_fn = loss
-        self.logits = bool(getattr(loss, "logits", False))
+        self.logits = bool(loss.logits)
         self.latent_dim = int(latent_dim)
         if self.latent_dim < 1:
             raise ValueError(f"model.latent_dim must be a positive integer, got {latent_dim}")
@@ -79,17 +80,15 @@ class VAE(GenerativeModule):
         """Images decoded from codes drawn from the prior N(0, I)."""
         return self.to_image(self.decode(torch.randn(n, self.latent_dim, device=self.device)))
 
-    def training_step(self, batch, batch_idx):
+    def training_loss(self, batch):
         x = batch[0]
         recon, mu, logvar = self(x)
-        loss = self.loss_fn(recon, x, mu, logvar)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
-        return loss
+        return self.loss_fn(recon, x, mu, logvar), x.shape[0]
 
     def validation_step(self, batch, batch_idx):
         x = batch[0]
         recon, mu, logvar = self(x)
-        self.log("val/loss", self.loss_fn(recon, x, mu, logvar), on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self.means.update("val/loss", self.loss_fn(recon, x, mu, logvar), x.shape[0])
 
     def test_step(self, batch, batch_idx):
         x = batch[0]
@@ -98,10 +97,8 @@ class VAE(GenerativeModule):
         recon = self.decode(self.reparameterize(mu, logvar))
         total, rec, kl = self.loss_fn.parts(recon, x, mu, logvar)
         n = x.shape[0]
-        self.log("test/loss", total, on_epoch=True, batch_size=n)
-        self.log("test/elbo", -total, on_epoch=True, batch_size=n)
-        self.log("test/recon", rec, on_epoch=True, batch_size=n)
-        self.log("test/kl", kl, on_epoch=True, batch_size=n)
+        for name, value in (("test/loss", total), ("test/elbo", -total), ("test/recon", rec), ("test/kl", kl)):
+            self.means.update(name, value, n)
         mean_recon = self.to_image(self.decode(mu))
         self.collect("real", x)
         self.collect("recon", mean_recon)
@@ -110,11 +107,10 @@ class VAE(GenerativeModule):
             self.save_reconstructions(x, mean_recon)
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/fd", self.frechet("real", "recon"))
         conf, cov = self.class_scores("samples")
-        self.log("test/fd_samples", self.frechet("real", "samples"))
-        self.log("test/confidence", conf)
-        self.log("test/coverage", cov)
+        self.log_epoch("test", {"test/fd": self.frechet("real", "recon"),
+                                "test/fd_samples": self.frechet("real", "samples"),
+                                "test/confidence": conf, "test/coverage": cov})
         self.clear_collected()
         with torch.no_grad():
             self.save_grid("samples.png", self.to_image(self.decode(self.fixed_noise)), nrow=8)

@@ -95,10 +95,25 @@ def check_closure_optimizer(cfg: DictConfig) -> None:
                           f"(allowed: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw)")
 
 
+def check_manual_optimization(cfg: DictConfig) -> None:
+    """The GAN steps its two optimizers by hand; Lightning refuses trainer accumulation and clipping for
+    such a model, so the GAN has its own keys for both."""
+    if not _target(cfg.get("model")).endswith("GAN"):
+        return
+    acc = cfg.trainer.get("accumulate_grad_batches", 1)
+    clip = cfg.trainer.get("gradient_clip_val")
+    for given, own in ((acc != 1 and f"trainer.accumulate_grad_batches={acc}", "model.accumulate_grad_batches"),
+                       (clip is not None and f"trainer.gradient_clip_val={clip}", "model.clip_val")):
+        if given:
+            raise ConfigError(f"{given} does not apply to model=gan, which steps its optimizers itself: "
+                              f"use {own} instead")
+
+
 def check_config(cfg: DictConfig) -> str | None:
     """Run every check; returns the resolved checkpoint path."""
     if cfg.get("optimized_mode") not in ("min", "max"):
         raise ConfigError(f"optimized_mode must be 'min' or 'max', got {cfg.get('optimized_mode')!r}")
     check_trainer(cfg)
     check_closure_optimizer(cfg)
+    check_manual_optimization(cfg)
     return resolve_ckpt_path(cfg)

@@ -12,6 +12,7 @@ from torch import nn
 
 from losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from models import CNN, RNN, ElmanCell, LinearRegression, LogisticRegression
+from models._recall import RecallTable
 from models.elman import Elman
 from models.rnn import RecurrentNet
 from optimizers import LBFGS, Adam
@@ -169,7 +170,8 @@ def test_rnn_on_names_batches_ignores_padding(cell, bidirectional):
     for i in range(4):
         alone = model(chars[i:i + 1, : lengths[i]], lengths[i:i + 1])
         torch.testing.assert_close(alone[0], out[i], rtol=1e-5, atol=1e-6)
-    loss = model.training_step((chars, lengths, labels), 0)
+    loss, n = model.training_loss((chars, lengths, labels))
+    assert n == 4
     loss.backward()
     assert model.net.embedding.weight.grad[0].abs().sum() == 0  # padding_idx=0 gets no gradient
 
@@ -181,7 +183,7 @@ def test_l1_l2_penalties_follow_the_cheatsheet():
     w, b = model.linear.weight, model.linear.bias
     torch.testing.assert_close(model.penalty(), 0.3 * w.abs().sum() + 0.05 * (w ** 2).sum(), rtol=1e-14, atol=0)
     x, y = torch.randn(8, 4, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
-    loss = model.training_step((x, y), 0)
+    loss, _ = model.training_loss((x, y))
     data = ((x @ w.T + b - y) ** 2).mean()
     torch.testing.assert_close(loss, data + 0.3 * w.abs().sum() + 0.05 * (w ** 2).sum(), rtol=1e-14, atol=0)
     # the bias is never penalized
@@ -208,10 +210,66 @@ def test_logistic_picks_binary_or_multinomial_and_checks_the_loss():
     assert LogisticRegression([5], 10, ADAM, CrossEntropyLoss()).linear.out_features == 10
     with pytest.raises(ValueError, match="loss=bce_with_logits"):
         LogisticRegression([5], 2, ADAM, CrossEntropyLoss())
-    with pytest.raises(ValueError, match="loss=cross_entropy"):
+    with pytest.raises(ValueError, match="loss=BCEWithLogitsLoss does not fit model=logistic; allowed: cross_entropy"):
         LogisticRegression([5], 10, ADAM, BCEWithLogitsLoss())
-    with pytest.raises(ValueError, match="regression loss"):
+    with pytest.raises(ValueError, match="loss=CrossEntropyLoss does not fit model=linear; allowed: mse, l1, huber"):
         LinearRegression([5], ADAM, CrossEntropyLoss())
+
+
+def test_loss_kind_knows_ours_and_torchs_classes_and_models_refuse_other_kinds():
+    import losses
+    from models import MLP, VAE, Autoencoder
+    from models._loss_kind import KINDS, loss_kind
+
+    assert loss_kind(CrossEntropyLoss()) == loss_kind(nn.CrossEntropyLoss()) == "class_index"
+    assert loss_kind(BCEWithLogitsLoss()) == loss_kind(nn.BCEWithLogitsLoss()) == "binary_logit"
+    assert loss_kind(MSELoss()) == loss_kind(nn.SmoothL1Loss()) == "regression"
+    assert loss_kind(losses.VAELoss()) == "elbo" and loss_kind(nn.Identity()) is None
+    # every hand-written loss has exactly one kind
+    for name in losses.__all__:
+        assert sum(issubclass(getattr(losses, name), classes) for classes in KINDS.values()) == 1, name
+    with pytest.raises(ValueError, match="loss=MSELoss does not fit model=mlp; allowed: cross_entropy"):
+        MLP([1, 8, 8], 10, ADAM, MSELoss())
+    with pytest.raises(ValueError, match="loss=BCEWithLogitsLoss does not fit model=autoencoder; allowed: mse, l1, hu"):
+        Autoencoder([1, 8, 8], 10, ADAM, BCEWithLogitsLoss())
+    with pytest.raises(ValueError, match="loss=MSELoss does not fit model=vae"):
+        VAE([1, 8, 8], 10, ADAM, MSELoss())
+    MLP([1, 8, 8], 10, ADAM, nn.CrossEntropyLoss())  # torch's own loss is as welcome as ours
+
+
+def test_classifier_loss_of_another_kind_fails_before_training(make_cfg, tmp_path):
+    from runner import ConfigError
+
+    with pytest.raises(ConfigError, match="loss=MSELoss does not fit model=mlp"):
+        train(make_cfg("loss=mse"))
+    assert not (tmp_path / "metrics.csv").exists()
+
+
+def test_backward_keeps_the_graph_when_the_optimizer_asks_for_it(tmp_path):
+    """Newton's Hessian-vector products differentiate the gradient: models/_base.py's backward hook passes
+    create_graph=True when an optimizer has `needs_create_graph`, and only then."""
+    import pytorch_lightning as pl
+
+    seen = []
+
+    class Probe(torch.optim.SGD):
+        needs_create_graph = False
+
+        def step(self, closure=None):
+            loss = closure()
+            seen.append(all(p.grad is not None and p.grad.requires_grad for p in self.param_groups[0]["params"]))
+            return loss
+
+    class Asks(Probe):
+        needs_create_graph = True
+
+    for opt, expect in ((Probe, False), (Asks, True)):
+        model = LinearRegression([3], functools.partial(opt, lr=0.1), MSELoss())
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(4, 3), torch.randn(4)),
+                                           batch_size=4)
+        pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, default_root_dir=str(tmp_path)).fit(model, data)
+        assert seen.pop() is expect
 
 
 # --- closure optimizers through Lightning's automatic optimization -----------------------------------------
@@ -248,7 +306,10 @@ def test_recall_table_counts_every_test_image_and_matches_a_direct_count(make_cf
     x, y = dm.test_set
     with torch.no_grad():
         pred = model.eval()(x).argmax(1)
-    rows = [line.split("|")[1:-1] for line in model.recall_report.splitlines()[2:]]
+    # the model brings the callback itself (configure_callbacks): a plain Trainer writes recall.md too
+    table = next(cb for cb in trainer.callbacks if isinstance(cb, RecallTable)).report
+    assert (tmp_path / "recall.md").read_text() == "# Test recall per class\n\n" + table + "\n"
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[2:]]
     support = torch.tensor([int(r[1]) for r in rows])
     recall = torch.tensor([float(r[2]) for r in rows])
     assert int(support.sum()) == len(y)

@@ -3,6 +3,7 @@ pictures in the run folder, and the GAN's gradient accumulation equal to a batch
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def test_bad_judge_path_is_one_clear_error(make_cfg, tmp_path):
 
 
 # ---------------------------------------------------------------- GAN accumulation and clipping
-def _make_gan():
+def _make_gan(accumulate: int = 1, clip: float | None = None):
     from losses import BCEWithLogitsLoss
     from models import GAN
     from optimizers import SGD
@@ -109,15 +110,15 @@ def _make_gan():
     pl.seed_everything(0)
     return GAN((1, 8, 8), 10, functools.partial(SGD, lr=0.1), functools.partial(SGD, lr=0.1),
                BCEWithLogitsLoss(), arch="mlp", latent_dim=16, hidden_sizes=[32, 64], batch_norm=False,
-               pictures=4)
+               pictures=4, accumulate_grad_batches=accumulate, clip_val=clip)
 
 
 def _gan_after(tmp_path, batch_size: int, accumulate: int, micro_batches: int, clip: float | None = None):
     from datamodules import DigitsDataModule
 
-    model = _make_gan()
+    model = _make_gan(accumulate, clip)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=micro_batches, limit_val_batches=0,
-                         accumulate_grad_batches=accumulate, gradient_clip_val=clip, logger=False,
+                         logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          default_root_dir=str(tmp_path / f"b{batch_size}a{accumulate}"), deterministic=True)
     trainer.fit(model, datamodule=DigitsDataModule(batch_size=batch_size))
@@ -128,7 +129,7 @@ def test_gan_accumulation_equals_a_larger_batch(tmp_path):
     big, t_big = _gan_after(tmp_path, 64, 1, 10)
     acc, t_acc = _gan_after(tmp_path, 32, 2, 20)
     small, _ = _gan_after(tmp_path, 32, 1, 10)
-    assert acc.accumulate == 2 and t_acc.accumulate_grad_batches == 1  # taken over from Lightning
+    assert acc.accumulate == 2 and t_acc.accumulate_grad_batches == 1  # the model's key, not the trainer's
     assert t_big.global_step == t_acc.global_step == 20  # 10 steps of each optimizer
     for (name, p), q in zip(big.named_parameters(), acc.parameters()):
         torch.testing.assert_close(q, p, rtol=0, atol=1e-5, msg=name)
@@ -145,7 +146,7 @@ def test_gan_clips_gradients_itself(tmp_path):
     init = _make_gan()
     clipped, trainer = _gan_after(tmp_path, 64, 1, 3, clip=1e-4)
     free, _ = _gan_after(tmp_path, 64, 1, 3)
-    assert clipped.clip_val == 1e-4 and trainer.gradient_clip_val is None
+    assert clipped.clip_val == 1e-4 and trainer.gradient_clip_val is None  # the model's key, not the trainer's
 
     def moved(model, part):
         a, b = getattr(model, part).parameters(), getattr(init, part).parameters()
@@ -166,6 +167,17 @@ def test_dcgan_refine_adds_3x3_convolutions_before_the_last_upsampling():
     assert len(convs) == 2 and all(c.kernel_size == (3, 3) and c.in_channels == c.out_channels == 8 for c in convs)
     assert len(refined) == len(plain) + 2 * 3  # conv, batch norm, ReLU each
     assert refined(torch.randn(3, 16)).shape == plain(torch.randn(3, 16)).shape == (3, 1, 28, 28)
+
+
+@pytest.mark.parametrize("override, key", [("trainer.accumulate_grad_batches=2", "model.accumulate_grad_batches"),
+                                           ("trainer.gradient_clip_val=1.0", "model.clip_val")])
+def test_gan_refuses_the_trainers_accumulation_and_clipping_naming_its_own_keys(make_cfg, tmp_path, override, key):
+    from runner import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{re.escape(override)} does not apply to model=gan.*use {key}") as info:
+        train(make_cfg("model=gan", override, *JUDGE))
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "metrics.csv").exists(), "training started before the error"
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5"])

@@ -1,6 +1,8 @@
-"""A run killed mid-training and resumed with ckpt_path=last ends exactly like an uninterrupted one."""
+"""A run killed mid-training and resumed with ckpt_path=last ends exactly like an uninterrupted one,
+and its metrics.csv holds every epoch once, in order, with the numbers of the uninterrupted run."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -50,6 +52,8 @@ def test_killed_then_resumed_equals_uninterrupted(tmp_path):
     assert not (killed / "metrics.json").exists()
     killed_at = _epoch_of(last, tmp_path / "peek.ckpt")
     assert 1 <= killed_at < 24
+    # every epoch up to the checkpoint was on disk when the process died
+    assert set(range(killed_at + 1)) <= {e for e, _ in _epoch_rows(killed)}
 
     resumed = subprocess.run(_cmd(killed, "ckpt_path=last"), env=_env(), capture_output=True, text=True,
                              timeout=600)
@@ -68,3 +72,14 @@ def test_killed_then_resumed_equals_uninterrupted(tmp_path):
     pb = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for name in pa:
         assert torch.equal(pa[name], pb[name]), name
+    # metrics.csv: each epoch once, in order, as the uninterrupted run logged it (the epochs trained again
+    # after the resume replaced the rows the killed process wrote after its last checkpoint)
+    assert _epoch_rows(killed) == _epoch_rows(whole)
+    assert [e for e, _ in _epoch_rows(whole)] == list(range(25))
+
+
+def _epoch_rows(run: Path) -> list[tuple[int, tuple[str, str, str]]]:
+    """(epoch, (train/loss, val/loss, val/acc)) of every training row of metrics.csv, in file order."""
+    with open(run / "metrics.csv", newline="") as fh:
+        return [(int(r["epoch"]), (r["train/loss"], r["val/loss"], r["val/acc"])) for r in csv.DictReader(fh)
+                if r.get("val/loss")]
