@@ -17,6 +17,7 @@ Run from the repo root: python bench/losses_activations.py [--quick] [--only SUB
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ def main() -> None:
     opts = parser.parse_args()
     steady = steady_allocator()
     rows, repeats = (256, QUICK_REPEATS) if opts.quick else (4096, REPEATS)
+    load_before = os.getloadavg()[0]
     table = [measure(e, repeats) for e in entries(rows) if opts.only in e.name]
     headers = ["case", "eager refzoo (ms)", "eager torch (ms)", "eager ratio", "compiled refzoo (ms)",
                "compiled torch (ms)", "compiled ratio", f"compiled <= {LIMIT}", "compile s (refzoo / torch)"]
@@ -141,8 +143,10 @@ def main() -> None:
             f"CPU time (bench/_timing.duel; NLLLoss: {SHORT_REPEATS} repeats of {SHORT_INNER} calls); "
             "compiled = torch.compile(Holder(loss or activation)) on both sides; compile s = wall seconds "
             "of each side's first call (inductor's disk cache shortens later runs); "
-            + ("glibc malloc set to reuse freed memory (bench/_timing.steady_allocator)." if steady
-               else "default allocator."))
+            + ("glibc malloc set to reuse freed memory (bench/_timing.steady_allocator). " if steady
+               else "default allocator. ")
+            + f"Load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after, on "
+            f"{os.cpu_count()} CPUs: above about 1, other processes shared the machine.")
     if opts.quick or opts.only:
         print(f"\n{note}\n\n{text}")
         return

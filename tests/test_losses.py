@@ -174,7 +174,7 @@ def test_cross_entropy_empty_batch(target, reduction):
     (losses.MSELoss(), "real"), (losses.HuberLoss(delta=0.5), "real"),
 ], ids=["ce", "ce_prob", "margin_p1", "margin_p2", "mse", "huber"])
 def test_retained_graph_backward_twice(module, target):
-    # these losses hand a forward buffer to the first backward; a second one must not see it changed
+    # a retained graph gives the same gradient on a second backward (no state is consumed by the first)
     x = logits((6, C), torch.float64).requires_grad_()
     t = {"index": class_targets((6,), None), "prob": torch.rand(6, C, dtype=torch.float64).softmax(1),
          "real": torch.randn(6, C, dtype=torch.float64)}[target]
