@@ -214,12 +214,11 @@ def test_srun_environment(tmp_path, single):
                  SLURM_NTASKS="2", SLURM_NTASKS_PER_NODE="2", SLURM_NODEID="0", SLURM_PROCID=str(task),
                  SLURM_LOCALID=str(task), SLURM_NODELIST="localhost", MASTER_PORT=port) for task in (0, 1)]
     command = [sys.executable, TRAIN, "trainer=ddp_cpu", *COMMON, "data.batch_size=32"]
-    outputs = _run_together([command, command], envs, cwd, tmp_path / "logs")
+    _run_together([command, command], envs, cwd, tmp_path / "logs")
     run_dir = _one_run_folder(cwd)
     assert run_dir.name == "slurm-4242.0"
+    # each task's log line carries the trainer's global rank and world size, which Lightning took from SLURM
     _assert_ddp_run(run_dir, single, "SLURMEnvironment")
-    for task, out in enumerate(outputs):  # Lightning's own account of the process group it joined
-        assert f"Initializing distributed: GLOBAL_RANK: {task}, MEMBER: {task + 1}/2" in out
 
 
 @pytest.mark.slow
