@@ -1,7 +1,7 @@
 """Private helpers shared by the first-order optimizers: the foreach default, device/dtype grouping,
-per-param state creation, the `step` counter tensor, defaults for param groups loaded from older
-state dicts, hyperparameter checks with torch's wording, and the refusal of torch's
-capturable/differentiable/fused modes."""
+per-param state creation, the `step` counter tensor (and its repair when a state dict stored it as a
+plain number), defaults for param groups loaded from older state dicts, hyperparameter checks with
+torch's wording, and the refusal of torch's capturable/differentiable modes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -67,14 +67,15 @@ def real_only(p: Tensor, who: str) -> None:
         raise RuntimeError(f"refzoo's {who} does not support complex parameters")
 
 
-def states_of(optimizer: Optimizer, params: list[Tensor], who: str, buffers: tuple[str, ...]) -> list[dict]:
+def states_of(optimizer: Optimizer, params: list[Tensor], who: str, buffers: tuple[str, ...],
+              fused: bool = False) -> list[dict]:
     """The params' state dicts; a param seen for the first time gets a `step` counter and a zero
     tensor for each name in `buffers` (in that order, as torch creates them)."""
     states = [optimizer.state[p] for p in params]
     for p, state in zip(params, states):
         if len(state) == 0:  # once per param in a run: the per-step cost is this length test
             real_only(p, who)
-            state["step"] = new_step()
+            state["step"] = new_step(p, fused)
             for name in buffers:
                 state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
     return states
@@ -85,16 +86,32 @@ def scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def new_step() -> Tensor:
-    """A fresh step counter. It is a CPU tensor (as in torch) so state dicts are interchangeable and
-    `.item()` on it never synchronizes a device."""
-    return torch.zeros((), dtype=scalar_dtype())
+def new_step(p: Tensor | None = None, fused: bool = False, value: float = 0.0) -> Tensor:
+    """A step counter holding `value`. It is a CPU tensor (as in torch) so state dicts are
+    interchangeable and `.item()` on it never synchronizes a device; in fused mode it is a float32
+    tensor on the param's device, as torch's fused optimizers keep it."""
+    if fused:
+        return torch.tensor(value, dtype=torch.float32, device=p.device)
+    return torch.tensor(value, dtype=scalar_dtype())
+
+
+def tensor_steps(optimizer: Optimizer) -> None:
+    """Turn each `step` that a loaded state dict stored as a plain number (older torch versions and
+    other tools write it so) into the tensor torch's own optimizers make of it on load."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)  # .get: do not create empty states for unused params
+            if state and "step" in state and not torch.is_tensor(state["step"]):
+                state["step"] = new_step(p, bool(group.get("fused")), float(state["step"]))
 
 
 def bump_steps(steps: list[Tensor]) -> None:
-    """steps += 1 for a list of CPU 0-dim tensors in one call."""
-    # a Python 1 would be wrapped into a new tensor per element inside the CPU fallback
-    torch._foreach_add_(steps, _ONE, alpha=1.0)
+    """steps += 1 for a list of 0-dim tensors on one device, in one call."""
+    if steps[0].device.type == "cpu":
+        # a Python 1 would be wrapped into a new tensor per element inside the CPU fallback
+        torch._foreach_add_(steps, _ONE, alpha=1.0)
+    else:  # fused mode keeps the steps on the params' device
+        torch._foreach_add_(steps, 1.0)
 
 
 _ONE = torch.tensor(1.0)
@@ -107,17 +124,27 @@ def check_lr(lr: float | Tensor) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def as_scalar(value: float | Tensor) -> float | Tensor:
+    """A hyperparameter given as a 1-element tensor, as a 0-dim tensor; numbers stay numbers.
+
+    torch's optimizers compute with a Tensor lr (or betas) as a tensor, so the bias corrections
+    and step sizes derived from it are rounded to its dtype; ours do the same to give the same
+    numbers."""
+    if isinstance(value, Tensor) and value.dim() != 0:
+        return value.reshape(())
+    return value
+
+
 def check_non_negative(value: float, what: str) -> None:
     """torch's wording: `Invalid <what>: <value>` (what is e.g. "epsilon value")."""
     if not 0.0 <= value:
         raise ValueError(f"Invalid {what}: {value}")
 
 
-def refuse_modes(name: str, *, capturable: bool = False, differentiable: bool = False,
-                 fused: bool | None = None) -> None:
+def refuse_modes(name: str, *, capturable: bool = False, differentiable: bool = False) -> None:
     """The arguments exist so configs and state dicts written for torch.optim load unchanged, but only
     their off values are implemented here."""
-    for flag, on in (("capturable", capturable), ("differentiable", differentiable), ("fused", fused)):
+    for flag, on in (("capturable", capturable), ("differentiable", differentiable)):
         if on:
             raise ValueError(f"{name}(..., {flag}=True) is not implemented in refzoo; "
                              f"use torch.optim.{name} for {flag} mode")

@@ -40,19 +40,12 @@ def check_single_group(optimizer: torch.optim.Optimizer) -> None:
 def require_closure(optimizer: torch.optim.Optimizer, closure: Callable | None) -> Callable:
     """The closure, made to always run with autograd on (step itself runs under no_grad)."""
     name = type(optimizer).__name__
-    if closure is None:
-        raise RuntimeError(
+    if closure is None:  # TypeError: what torch.optim.LBFGS.step() raises without its argument
+        raise TypeError(
             f"{name} requires a closure that reevaluates the model and returns the loss; "
             f"pass optimizer.step(closure)"
         )
     return torch.enable_grad()(closure)
-
-
-def as_scalar(value: float | Tensor) -> float | Tensor:
-    """A hyperparameter given as a 1-element tensor, as a 0-dim tensor; numbers stay numbers."""
-    if isinstance(value, Tensor) and value.dim() != 0:
-        return value.reshape(())
-    return value
 
 
 class FlatParams:
@@ -125,12 +118,13 @@ def cubic_minimizer(x1, f1, g1, x2, f2, g2, bounds=None):
 
     With d1 = g1 + g2 - 3 (f1 - f2) / (x1 - x2) and d2 = sqrt(d1^2 - g1 g2), the minimizer seen from
     the right end point r (left end l) is  r - (r - l) (g_r + d2 - d1) / (g_r - g_l + 2 d2).
-    No real d2 means the cubic has no minimizer: take the middle of the bounds.
+    No real d2 (a negative or NaN discriminant) means no usable minimizer: take the middle of
+    the bounds, as torch.optim.LBFGS does.
     """
     lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     disc = d1 ** 2 - g1 * g2
-    if disc < 0:
+    if not disc >= 0:  # negative, or NaN (overflowed f or g): no usable cubic, bisect
         return (lo + hi) / 2.0
     d2 = disc.sqrt() if isinstance(disc, Tensor) else math.sqrt(disc)
     if x1 <= x2:

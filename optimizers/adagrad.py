@@ -5,9 +5,10 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
+from . import _fused
+from ._base import (as_float, as_scalar, bump_steps, check_lr, check_non_negative, closure_loss,
                     fill_group_defaults, group_by_device_and_dtype, new_step, params_with_grads,
-                    real_only, refuse_modes, use_foreach)
+                    real_only, refuse_modes, tensor_steps, use_foreach)
 
 
 class Adagrad(Optimizer):
@@ -20,17 +21,23 @@ class Adagrad(Optimizer):
         cache = cache + g^2                           (cache starts at initial_accumulator_value)
         w = w - lr_t * g / (sqrt(cache) + eps)
 
-    State per param, as torch names it: ``step`` (a CPU float tensor) and ``sum`` (the cache).
+    State per param, as torch names it: ``step`` (a CPU float tensor; with fused=True a float32
+    tensor on the param's device, as torch's fused Adagrad keeps it) and ``sum`` (the cache).
     Like torch, the state of every param is created in the constructor (so ``share_memory`` works
-    before the first step). Unlike torch, a param group's own ``initial_accumulator_value`` is
-    honoured (torch reads the constructor's value for every group); for groups that do not set
-    their own, the two agree.
+    before the first step). Also like torch, every cache starts at the constructor's
+    ``initial_accumulator_value``, even in a param group that sets its own (torch reads the
+    constructor's value for every group, and a drop-in gives torch's numbers).
 
     Args: as ``torch.optim.Adagrad``: lr (1e-2), lr_decay (0), weight_decay (0),
     initial_accumulator_value (0), eps (1e-10), foreach (None: multi-tensor only when every param
-    is on an accelerator), and keyword-only maximize (False), differentiable, fused (accepted only
-    off, so torch configs and state dicts load; on, they raise).
+    is on an accelerator), and keyword-only maximize (False), differentiable (accepted only off,
+    so torch configs and state dicts load), fused (None). ``fused=True`` runs the single-tensor
+    rule compiled with ``torch.compile`` (see optimizers/_fused.py; the first step of each param
+    group compiles) and, like torch's fused step, honours ``optimizer.grad_scale`` and
+    ``optimizer.found_inf`` when they are set.
     """
+
+    _check_fused_params = True  # until the first fused step (and again after add_param_group)
 
     def __init__(self, params, lr: float | Tensor = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
@@ -41,20 +48,26 @@ class Adagrad(Optimizer):
         check_non_negative(weight_decay, "weight_decay value")
         check_non_negative(initial_accumulator_value, "initial_accumulator_value value")
         check_non_negative(eps, "epsilon value")
-        refuse_modes("Adagrad", differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        _fused.check_fused_args(fused, foreach, differentiable)
+        refuse_modes("Adagrad", differentiable=differentiable)
         for group in self.param_groups:
             for p in group["params"]:
                 self._new_state(p, group)
 
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._check_fused_params = True
+
     def _new_state(self, p: Tensor, group: dict) -> None:
         real_only(p, "Adagrad")
         state = self.state[p]
-        state["step"] = new_step()
-        state["sum"] = torch.full_like(p, group["initial_accumulator_value"],
+        state["step"] = new_step(p, bool(group["fused"]))
+        # the constructor's value, whatever the group says: torch's behaviour
+        state["sum"] = torch.full_like(p, self.defaults["initial_accumulator_value"],
                                        memory_format=torch.preserve_format)
 
     def __setstate__(self, state: dict) -> None:
@@ -62,6 +75,7 @@ class Adagrad(Optimizer):
         # state dicts from older torch versions lack these keys
         fill_group_defaults(self.param_groups, foreach=None, maximize=False, differentiable=False,
                             fused=None)
+        tensor_steps(self)
 
     def share_memory(self) -> None:
         """Move the accumulators to shared memory (for Hogwild-style multiprocess training)."""
@@ -83,15 +97,46 @@ class Adagrad(Optimizer):
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
+        if self._check_fused_params:
+            for group in self.param_groups:
+                if group["fused"]:
+                    for p in group["params"]:
+                        _fused.check_fused_param(p)
+            self._check_fused_params = False
         for group in self.param_groups:
             params, grads, sums, steps = self._init_group(group)
             if not params:
                 continue
-            update = (_multi_tensor_adagrad if use_foreach(group["foreach"], params)
-                      else _single_tensor_adagrad)
-            update(params, grads, sums, steps, lr=as_float(group["lr"]), lr_decay=group["lr_decay"],
-                   weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+            options = dict(lr=as_scalar(group["lr"]), lr_decay=group["lr_decay"],
+                           weight_decay=group["weight_decay"], eps=group["eps"],
+                           maximize=group["maximize"])
+            if group["fused"]:
+                options["lr"] = as_float(options["lr"])
+                _fused_adagrad(params, grads, sums, steps, grad_scale=getattr(self, "grad_scale", None),
+                               found_inf=getattr(self, "found_inf", None), **options)
+            elif use_foreach(group["foreach"], params):
+                _multi_tensor_adagrad(params, grads, sums, steps, **options)
+            else:
+                _single_tensor_adagrad(params, grads, sums, steps, **options)
         return loss
+
+
+def _decayed_lr(t, lr, lr_decay):
+    """lr_t = lr / (1 + (t - 1) * lr_decay): the scalar part of the rule (a tensor for a Tensor lr,
+    rounded to its dtype as in torch)."""
+    return lr / (1 + (t - 1) * lr_decay)
+
+
+def _adagrad_param(param, g, cache, *, lr_t, eps, weight_decay, maximize) -> None:
+    """The rule for one param, in place. lr_t is a Python number on the single-tensor path and a
+    float64 0-dim tensor on the fused (compiled) path."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g.add(param, alpha=weight_decay)       # g = g + wd * w
+    cache.addcmul_(g, g, value=1)                  # cache = cache + g^2
+    std = cache.sqrt().add_(eps)                   # sqrt(cache) + eps
+    param.addcdiv_(g, std, value=-lr_t)            # w = w - lr_t * g / (sqrt(cache) + eps)
 
 
 def _single_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,
@@ -99,15 +144,34 @@ def _single_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_d
     """One param at a time: the readable oracle."""
     for param, g, cache, step_t in zip(params, grads, sums, steps):
         step_t += 1
-        t = step_t.item()
-        if maximize:
-            g = -g
-        if weight_decay != 0:
-            g = g.add(param, alpha=weight_decay)       # g = g + wd * w
-        lr_t = lr / (1 + (t - 1) * lr_decay)           # lr_t = lr / (1 + (t - 1) * lr_decay)
-        cache.addcmul_(g, g, value=1)                  # cache = cache + g^2
-        std = cache.sqrt().add_(eps)                   # sqrt(cache) + eps
-        param.addcdiv_(g, std, value=-lr_t)            # w = w - lr_t * g / (sqrt(cache) + eps)
+        _adagrad_param(param, g, cache, lr_t=_decayed_lr(step_t.item(), lr, lr_decay), eps=eps,
+                       weight_decay=weight_decay, maximize=maximize)
+
+
+def _adagrad_group(params, grads, sums, per_param, grad_scale, *, eps, weight_decay,
+                   maximize) -> None:
+    """Every param of one (device, dtype) group through `_adagrad_param`: what fused=True compiles.
+    per_param rows: (lr_t,)."""
+    for i, param in enumerate(params):
+        g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
+        _adagrad_param(param, g, sums[i], lr_t=per_param[i, 0], eps=eps, weight_decay=weight_decay,
+                       maximize=maximize)
+
+
+def _fused_adagrad(params, grads, sums, steps, *, lr, lr_decay, grad_scale, found_inf,
+                   **options) -> None:
+    """The compiled `_adagrad_group`, once per (device, dtype) group."""
+    if _fused.skip_step(found_inf):
+        return
+    group_loop = _fused.compiled(_adagrad_group)
+    for dev_params, dev_grads, dev_sums, dev_steps in group_by_device_and_dtype(
+            params, grads, sums, steps):
+        device = dev_params[0].device
+        bump_steps(dev_steps)
+        per_param = _fused.per_step_values(dev_steps, lambda t: (_decayed_lr(t, lr, lr_decay),),
+                                           device)
+        group_loop(dev_params, dev_grads, dev_sums, per_param, _fused.on_device(grad_scale, device),
+                   **options)
 
 
 def _multi_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,

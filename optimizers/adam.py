@@ -5,9 +5,10 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
+from . import _fused
+from ._base import (as_float, as_scalar, bump_steps, check_non_negative, closure_loss,
                     fill_group_defaults, group_by_device_and_dtype, params_with_grads, refuse_modes,
-                    states_of, use_foreach)
+                    states_of, tensor_steps, use_foreach)
 
 
 class Adam(Optimizer):
@@ -23,14 +24,21 @@ class Adam(Optimizer):
         vhat = v / (1 - b2^t)                  (amsgrad: vmax = max(vmax, v); vhat = vmax / (1 - b2^t))
         w = w - lr * mhat / (sqrt(vhat) + eps)
 
-    State per param, as torch names it: ``step`` (a CPU float tensor), ``exp_avg`` (m),
-    ``exp_avg_sq`` (v) and, with amsgrad, ``max_exp_avg_sq`` (vmax).
+    State per param, as torch names it: ``step`` (a CPU float tensor; with fused=True a float32
+    tensor on the param's device, as torch's fused Adam keeps it), ``exp_avg`` (m), ``exp_avg_sq``
+    (v) and, with amsgrad, ``max_exp_avg_sq`` (vmax).
 
     Args: as ``torch.optim.Adam``: lr (1e-3), betas ((0.9, 0.999)), eps (1e-8), weight_decay (0),
     amsgrad (False), and keyword-only foreach (None: multi-tensor only when every param is on an
-    accelerator), maximize (False), capturable, differentiable, fused (accepted only off, so torch
-    configs and state dicts load; on, they raise), decoupled_weight_decay (False).
-    A Tensor lr or betas is read as its value at each step.
+    accelerator), maximize (False), capturable, differentiable (accepted only off, so torch configs
+    and state dicts load; on, they raise), fused (None), decoupled_weight_decay (False).
+
+    A Tensor lr or betas follows torch's rules: accepted on the single-tensor and fused paths (and
+    computed with as tensors, as torch does, so the numbers are torch's), refused with
+    foreach=True. ``fused=True`` runs the single-tensor rule compiled with ``torch.compile`` (see
+    optimizers/_fused.py): the first step of each param group compiles. Like torch's fused step it
+    honours ``optimizer.grad_scale`` (gradients are divided by it, in place) and
+    ``optimizer.found_inf`` (non-zero: the step changes nothing) when they are set.
     """
 
     def __init__(self, params, lr: float | Tensor = 1e-3,
@@ -38,7 +46,14 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
-        check_lr(lr)
+        # torch's checks, in torch's order (the first failing one is the error a user sees)
+        if isinstance(lr, Tensor):
+            if foreach and not capturable:
+                raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+            if lr.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
         check_non_negative(eps, "epsilon value")
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
@@ -50,15 +65,19 @@ class Adam(Optimizer):
         if not (both_floats or both_tensors):
             raise ValueError("betas must be either both floats or both Tensors")
         for i in (0, 1):
-            if isinstance(betas[i], Tensor) and betas[i].numel() != 1:
-                raise ValueError(f"Tensor betas[{i}] must be 1-element")
-        refuse_modes(type(self).__name__, capturable=capturable, differentiable=differentiable,
-                     fused=fused)
-        defaults = dict(lr=lr, betas=(betas[0], betas[1]), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
-                        differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
+            if isinstance(betas[i], Tensor):
+                if foreach and not capturable:
+                    raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False "
+                                     "and foreach=True")
+                if betas[i].numel() != 1:
+                    raise ValueError(f"Tensor betas[{i}] must be 1-element")
+        defaults = dict(lr=lr, betas=(as_scalar(betas[0]), as_scalar(betas[1])), eps=eps,
+                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        _fused.check_fused_args(fused, foreach, differentiable)
+        refuse_modes(type(self).__name__, capturable=capturable, differentiable=differentiable)
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -66,14 +85,21 @@ class Adam(Optimizer):
         fill_group_defaults(self.param_groups, amsgrad=False, maximize=False, foreach=None,
                             capturable=False, differentiable=False, decoupled_weight_decay=False,
                             fused=None)
+        tensor_steps(self)
 
     def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
         """The params that have a gradient, their gradients and state tensors (aligned lists);
         a param's state is created the first time it has a gradient."""
-        amsgrad = group["amsgrad"]
-        params, grads = params_with_grads(group, "Adam")
+        name, amsgrad, fused = type(self).__name__, group["amsgrad"], bool(group["fused"])
+        params, grads = params_with_grads(group, name)
+        if fused:
+            for p in params:
+                if len(self.state[p]) == 0:
+                    _fused.check_fused_param(p)
+        if group["foreach"] and isinstance(group["lr"], Tensor):  # e.g. set by a scheduler
+            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
         buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
-        states = states_of(self, params, "Adam", buffers)
+        states = states_of(self, params, name, buffers, fused)
         return (params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
                 [s["max_exp_avg_sq"] for s in states] if amsgrad else [],
                 [s["step"] for s in states])
@@ -86,39 +112,98 @@ class Adam(Optimizer):
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = self._init_group(group)
             if not params:
                 continue
-            update = _multi_tensor_adam if use_foreach(group["foreach"], params) else _single_tensor_adam
+            lr = as_scalar(group["lr"])
             beta1, beta2 = group["betas"]
-            update(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
-                   lr=as_float(group["lr"]), beta1=as_float(beta1), beta2=as_float(beta2),
-                   eps=group["eps"], weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
-                   maximize=group["maximize"], decoupled=group["decoupled_weight_decay"])
+            options = dict(eps=group["eps"], weight_decay=group["weight_decay"],
+                           amsgrad=group["amsgrad"], maximize=group["maximize"],
+                           decoupled=group["decoupled_weight_decay"])
+            if group["fused"]:
+                _fused_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                            lr=as_float(lr), beta1=as_float(beta1), beta2=as_float(beta2),
+                            grad_scale=getattr(self, "grad_scale", None),
+                            found_inf=getattr(self, "found_inf", None), **options)
+            # like torch, a Tensor lr keeps the default (foreach=None) on the single-tensor path
+            elif use_foreach(group["foreach"], params) and not isinstance(lr, Tensor):
+                _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                                   lr=lr, beta1=as_float(beta1), beta2=as_float(beta2), **options)
+            else:
+                _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                                    lr=lr, beta1=beta1, beta2=beta2, **options)
         return loss
+
+
+def _bias_corrections(t, lr, beta1, beta2):
+    """(step size, sqrt of the second bias correction) at step t: the scalar part of the rule.
+    With Tensor lr or betas these are tensors, rounded to their dtype as in torch."""
+    bias_correction1 = 1 - beta1 ** t
+    bias_correction2 = 1 - beta2 ** t
+    return lr / bias_correction1, bias_correction2 ** 0.5   # lr * mhat / m, sqrt(vhat / v)^-1
+
+
+def _adam_param(param, g, m, v, vmax, *, step_size, bias_correction2_sqrt, lr, beta1, beta2, eps,
+                weight_decay, amsgrad, maximize, decoupled) -> None:
+    """The rule for one param, in place. Scalars are Python numbers on the single-tensor path and
+    float64 0-dim tensors on the fused (compiled) path."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled:
+            param.mul_(1 - lr * weight_decay)                # w = w - lr * wd * w (AdamW)
+        else:
+            g = g.add(param, alpha=weight_decay)             # g = g + wd * w
+    m.lerp_(g, 1 - beta1)                                    # m = b1 * m + (1 - b1) * g
+    v.mul_(beta2).addcmul_(g, g, value=1 - beta2)            # v = b2 * v + (1 - b2) * g^2
+    if amsgrad:
+        torch.maximum(vmax, v, out=vmax)                     # vmax = max(vmax, v)
+        v = vmax
+    denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)     # sqrt(vhat) + eps
+    param.addcdiv_(m, denom, value=-step_size)               # w = w - lr * mhat / (sqrt(vhat) + eps)
 
 
 def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
                         beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
     """One param at a time: the readable oracle."""
     for i, param in enumerate(params):
-        g = -grads[i] if maximize else grads[i]
-        m, v, step_t = exp_avgs[i], exp_avg_sqs[i], steps[i]
-        step_t += 1
-        if weight_decay != 0:
-            if decoupled:
-                param.mul_(1 - lr * weight_decay)            # w = w - lr * wd * w (AdamW)
-            else:
-                g = g.add(param, alpha=weight_decay)         # g = g + wd * w
-        m.lerp_(g, 1 - beta1)                                # m = b1 * m + (1 - b1) * g
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)        # v = b2 * v + (1 - b2) * g^2
-        t = step_t.item()
-        bias_correction1 = 1 - beta1 ** t
-        bias_correction2 = 1 - beta2 ** t
-        step_size = lr / bias_correction1                    # lr * mhat / m
-        bias_correction2_sqrt = bias_correction2 ** 0.5
-        if amsgrad:
-            torch.maximum(max_exp_avg_sqs[i], v, out=max_exp_avg_sqs[i])  # vmax = max(vmax, v)
-            v = max_exp_avg_sqs[i]
-        denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # sqrt(vhat) + eps
-        param.addcdiv_(m, denom, value=-step_size)           # w = w - lr * mhat / (sqrt(vhat) + eps)
+        steps[i] += 1
+        step_size, bias_correction2_sqrt = _bias_corrections(steps[i].item(), lr, beta1, beta2)
+        _adam_param(param, grads[i], exp_avgs[i], exp_avg_sqs[i],
+                    max_exp_avg_sqs[i] if amsgrad else None, step_size=step_size,
+                    bias_correction2_sqrt=bias_correction2_sqrt, lr=lr,
+                    # a Tensor beta1 weights lerp_, which takes a tensor of the param's dtype
+                    beta1=beta1.to(param) if isinstance(beta1, Tensor) else beta1, beta2=beta2,
+                    eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                    decoupled=decoupled)
+
+
+def _adam_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, per_param, per_group,
+                grad_scale, *, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
+    """Every param of one (device, dtype) group through `_adam_param`: what fused=True compiles.
+    per_param rows: (step size, sqrt of bias correction 2); per_group: (lr, beta1, beta2)."""
+    lr, beta1, beta2 = per_group.unbind()
+    for i, param in enumerate(params):
+        g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
+        step_size, bias_correction2_sqrt = per_param[i].unbind()
+        _adam_param(param, g, exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] if amsgrad else None,
+                    step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt, lr=lr,
+                    beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                    maximize=maximize, decoupled=decoupled)
+
+
+def _fused_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2,
+                grad_scale, found_inf, **options) -> None:
+    """The compiled `_adam_group`, once per (device, dtype) group."""
+    if _fused.skip_step(found_inf):
+        return
+    group_loop = _fused.compiled(_adam_group)
+    for (dev_params, dev_grads, dev_m, dev_v, dev_vmax, dev_steps) in group_by_device_and_dtype(
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+        device = dev_params[0].device
+        bump_steps(dev_steps)
+        per_param = _fused.per_step_values(dev_steps, lambda t: _bias_corrections(t, lr, beta1, beta2),
+                                           device)
+        group_loop(dev_params, dev_grads, dev_m, dev_v, dev_vmax, per_param,
+                   _fused.scalars([lr, beta1, beta2], device), _fused.on_device(grad_scale, device),
+                   **options)
 
 
 def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,

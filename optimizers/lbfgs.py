@@ -6,9 +6,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._base import check_lr
+from ._base import as_scalar, check_lr
 from ._closure_loop import first_evaluation, first_step_length, move_along
-from ._line_search import (FlatParams, as_scalar, check_line_search, check_single_group,
+from ._line_search import (FlatParams, check_line_search, check_single_group,
                            require_closure)
 
 

@@ -7,8 +7,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._base import check_lr
-from ._line_search import (FlatParams, as_scalar, check_line_search, check_single_group,
+from ._base import as_scalar, check_lr
+from ._line_search import (FlatParams, check_line_search, check_single_group,
                            require_closure, strong_wolfe)
 
 

@@ -7,7 +7,7 @@ from torch.optim import Optimizer
 
 from ._base import (as_float, bump_steps, check_lr, check_non_negative, closure_loss,
                     fill_group_defaults, group_by_device_and_dtype, params_with_grads, refuse_modes,
-                    states_of, use_foreach)
+                    states_of, tensor_steps, use_foreach)
 
 
 class RMSprop(Optimizer):
@@ -51,6 +51,7 @@ class RMSprop(Optimizer):
         # state dicts from older torch versions lack these keys
         fill_group_defaults(self.param_groups, momentum=0, centered=False, foreach=None,
                             maximize=False, differentiable=False, capturable=False)
+        tensor_steps(self)
 
     def _init_group(self, group: dict) -> tuple[list[Tensor], ...]:
         """The params that have a gradient, their gradients and state tensors (aligned lists);

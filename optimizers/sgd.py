@@ -5,8 +5,9 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ._base import (as_float, check_lr, check_non_negative, closure_loss, fill_group_defaults,
-                    group_with_indices, refuse_modes, use_foreach)
+from . import _fused
+from ._base import (as_float, as_scalar, check_lr, check_non_negative, closure_loss,
+                    fill_group_defaults, group_with_indices, refuse_modes, use_foreach)
 
 
 class SGD(Optimizer):
@@ -27,9 +28,13 @@ class SGD(Optimizer):
 
     Args: as ``torch.optim.SGD``: lr (1e-3), momentum (0), dampening (0), weight_decay (0),
     nesterov (False), and keyword-only maximize (False), foreach (None: multi-tensor only when
-    every param is on an accelerator), differentiable (False), fused (None). ``differentiable`` and
-    ``fused`` are accepted only off (they exist so torch configs load); turning them on raises.
+    every param is on an accelerator), differentiable (accepted only off, so torch configs load),
+    fused (None). ``fused=True`` runs the single-tensor rule compiled with ``torch.compile`` (see
+    optimizers/_fused.py; the first step of each param group compiles) and, like torch's fused
+    step, honours ``optimizer.grad_scale`` and ``optimizer.found_inf`` when they are set.
     """
+
+    _check_fused_params = True  # until the first fused step (and again after add_param_group)
 
     def __init__(self, params, lr: float | Tensor = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
@@ -43,8 +48,13 @@ class SGD(Optimizer):
                         differentiable=differentiable, fused=fused)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        refuse_modes("SGD", differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        _fused.check_fused_args(fused, foreach, differentiable)
+        refuse_modes("SGD", differentiable=differentiable)
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._check_fused_params = True
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
@@ -67,16 +77,30 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
+        if self._check_fused_params:
+            for group in self.param_groups:
+                if group["fused"]:
+                    for p in group["params"]:
+                        _fused.check_fused_param(p)
+            self._check_fused_params = False
         for group in self.param_groups:
             params, grads, bufs, has_sparse_grad = self._init_group(group)
             if not params:
                 continue
+            options = dict(momentum=group["momentum"], dampening=group["dampening"],
+                           weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                           maximize=group["maximize"])
+            if group["fused"]:
+                if has_sparse_grad:
+                    raise RuntimeError("`_fused_sgd` does not support sparse gradients")
+                _fused_sgd(params, grads, bufs, lr=as_float(group["lr"]),
+                           grad_scale=getattr(self, "grad_scale", None),
+                           found_inf=getattr(self, "found_inf", None), **options)
             # the foreach kernels take dense tensors only; the tensor methods take sparse ones too
-            foreach = use_foreach(group["foreach"], params) and not has_sparse_grad
-            update = _multi_tensor_sgd if foreach else _single_tensor_sgd
-            update(params, grads, bufs, lr=as_float(group["lr"]), momentum=group["momentum"],
-                   dampening=group["dampening"], weight_decay=group["weight_decay"],
-                   nesterov=group["nesterov"], maximize=group["maximize"])
+            elif use_foreach(group["foreach"], params) and not has_sparse_grad:
+                _multi_tensor_sgd(params, grads, bufs, lr=as_float(group["lr"]), **options)
+            else:
+                _single_tensor_sgd(params, grads, bufs, lr=as_scalar(group["lr"]), **options)
             if group["momentum"] != 0:
                 # the buffers created on the first step become state only now
                 for p, buf in zip(params, bufs):
@@ -84,21 +108,64 @@ class SGD(Optimizer):
         return loss
 
 
+def _sgd_param(param, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The rule for one param, in place; returns its momentum buffer (born as a copy of g).
+
+    momentum is None when it is off (0). Scalars are Python numbers on the single-tensor path and
+    float64 0-dim tensors on the fused (compiled) path."""
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g.add(param, alpha=weight_decay)               # g = g + wd * w
+    if momentum is not None:
+        if buf is None:
+            buf = g.detach().clone()                       # v_1 = g_1
+        else:
+            buf.mul_(momentum).add_(g, alpha=1 - dampening)  # v = mu * v + (1 - tau) * g
+        g = g.add(buf, alpha=momentum) if nesterov else buf  # nesterov: g + mu * v; classic: v
+    param.add_(g, alpha=-lr)                               # w = w - lr * g
+    return buf
+
+
 def _single_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,
                        maximize) -> None:
-    """One param at a time: the readable oracle."""
+    """One param at a time: the readable oracle. New momentum buffers are written into `bufs`."""
     for i, param in enumerate(params):
-        g = -grads[i] if maximize else grads[i]
-        if weight_decay != 0:
-            g = g.add(param, alpha=weight_decay)               # g = g + wd * w
+        buf = _sgd_param(param, grads[i], bufs[i] if momentum != 0 else None, lr=lr,
+                         momentum=momentum if momentum != 0 else None, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         if momentum != 0:
-            v = bufs[i]
-            if v is None:
-                v = bufs[i] = g.detach().clone()               # v_1 = g_1
-            else:
-                v.mul_(momentum).add_(g, alpha=1 - dampening)  # v = mu * v + (1 - tau) * g
-            g = g.add(v, alpha=momentum) if nesterov else v    # nesterov: g + mu * v; classic: v
-        param.add_(g, alpha=-lr)                               # w = w - lr * g
+            bufs[i] = buf
+
+
+def _sgd_group(params, grads, bufs, per_group, grad_scale, *, with_momentum, dampening,
+               weight_decay, nesterov, maximize) -> list:
+    """Every param of one (device, dtype) group through `_sgd_param`: what fused=True compiles.
+    per_group: (lr, momentum). Returns the momentum buffers."""
+    lr, momentum = per_group.unbind()
+    new_bufs = []
+    for i, param in enumerate(params):
+        g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
+        new_bufs.append(_sgd_param(param, g, bufs[i] if with_momentum else None, lr=lr,
+                                   momentum=momentum if with_momentum else None,
+                                   dampening=dampening, weight_decay=weight_decay,
+                                   nesterov=nesterov, maximize=maximize))
+    return new_bufs
+
+
+def _fused_sgd(params, grads, bufs, *, lr, momentum, grad_scale, found_inf, **options) -> None:
+    """The compiled `_sgd_group`, once per (device, dtype) group; new buffers go into `bufs`."""
+    if _fused.skip_step(found_inf):
+        return
+    group_loop = _fused.compiled(_sgd_group)
+    for (dev_params, dev_grads, dev_bufs), indices in group_with_indices(params, grads, bufs):
+        device = dev_params[0].device
+        new_bufs = group_loop(dev_params, dev_grads, dev_bufs, _fused.scalars([lr, momentum], device),
+                              _fused.on_device(grad_scale, device), with_momentum=momentum != 0,
+                              **options)
+        if momentum != 0:
+            for j, buf in zip(indices, new_bufs):
+                bufs[j] = buf
 
 
 def _multi_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,

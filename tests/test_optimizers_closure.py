@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-from pathlib import Path
 
 import pytest
 import torch
@@ -459,7 +458,11 @@ def test_lightning_closure_trains_logistic_regression():
 def test_step_without_closure_says_it_needs_one(cls):
     params, _ = make_logistic(torch.float64)
     opt = cls(params)
-    with pytest.raises(RuntimeError, match=rf"{cls.__name__} requires a closure .* optimizer.step\(closure\)"):
+    # TypeError: what torch.optim.LBFGS.step() raises without its closure argument
+    with pytest.raises(TypeError) as theirs:
+        torch.optim.LBFGS(make_logistic(torch.float64)[0]).step()
+    assert "closure" in str(theirs.value)
+    with pytest.raises(TypeError, match=rf"{cls.__name__} requires a closure .* optimizer.step\(closure\)"):
         opt.step()
 
 
@@ -519,15 +522,11 @@ def test_newton_needs_a_differentiable_loss():
 
 # ---------------------------------------------------------------- Hydra configs
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "optimizer"
-
-
 @pytest.mark.parametrize("name,cls", [("lbfgs", LBFGS), ("bfgs", BFGS), ("cg", ConjugateGradient),
                                       ("newton", Newton), ("torch_lbfgs", torch.optim.LBFGS)])
-def test_config_builds_the_optimizer(name, cls):
+def test_config_builds_the_optimizer(name, cls, make_cfg):
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-    cfg = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
+    cfg = make_cfg(f"optimizer={name}").optimizer
     params, loss_fn = make_logistic(torch.float64)
     opt = instantiate(cfg)(params)
     assert type(opt) is cls
@@ -535,10 +534,10 @@ def test_config_builds_the_optimizer(name, cls):
     assert loss_fn().item() < first
 
 
-def test_torch_lbfgs_twin_has_the_same_arguments():
+def test_torch_lbfgs_twin_has_the_same_arguments(make_cfg):
     from omegaconf import OmegaConf
-    ours = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "lbfgs.yaml"))
-    theirs = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "torch_lbfgs.yaml"))
+    ours = OmegaConf.to_container(make_cfg("optimizer=lbfgs").optimizer)
+    theirs = OmegaConf.to_container(make_cfg("optimizer=torch_lbfgs").optimizer)
     assert ours.pop("_target_") == "optimizers.LBFGS"
     assert theirs.pop("_target_") == "torch.optim.LBFGS"
     assert ours == theirs

@@ -7,7 +7,6 @@ transposed view), a param that never gets a gradient and one that gets its first
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +18,6 @@ from torch.testing import assert_close
 import optimizers
 from _optim_cases import CASES, CONFIGS, INVALID, Case
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "optimizer"
 TOL = {torch.float64: dict(rtol=0.0, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-7)}
 STEPS, LATE = 20, 5  # the `late` param enters the loss at step LATE
 
@@ -312,18 +310,19 @@ def test_invalid_hyperparameters_raise_torchs_message(ours, theirs, bad):
     assert str(ours_error.value) == str(theirs_error.value)
 
 
-MODES = {optimizers.SGD: ("differentiable", "fused"), optimizers.Adagrad: ("differentiable", "fused"),
+MODES = {optimizers.SGD: ("differentiable",), optimizers.Adagrad: ("differentiable",),
          optimizers.Adadelta: ("capturable", "differentiable"),
          optimizers.RMSprop: ("capturable", "differentiable"),
-         optimizers.Adam: ("capturable", "differentiable", "fused"),
-         optimizers.AdamW: ("capturable", "differentiable", "fused")}
+         optimizers.Adam: ("capturable", "differentiable"),
+         optimizers.AdamW: ("capturable", "differentiable")}
 
 
 @pytest.mark.parametrize("cls", list(MODES), ids=lambda c: c.__name__)
 def test_unimplemented_modes_are_refused_and_off_values_accepted(cls):
+    """(fused mode is implemented: tests/test_optimizers_fused.py)"""
     params = [Parameter(torch.zeros(2))]
     for mode in MODES[cls]:
-        cls(params, **{mode: None if mode == "fused" else False})
+        cls(params, **{mode: False})
         with pytest.raises(ValueError, match=mode):
             cls(params, **{mode: True})
 
@@ -388,9 +387,14 @@ def toy_problem_losses(make_optimizer) -> tuple[float, float]:
     return start, loss().item()
 
 
+def optimizer_config(make_cfg, name: str) -> dict:
+    """configs/optimizer/<name>.yaml as Hydra composes it (defaults lists resolved)."""
+    return OmegaConf.to_container(make_cfg(f"optimizer={name}").optimizer)
+
+
 @pytest.mark.parametrize("name", CONFIGS)
-def test_config_defaults_at_least_halve_the_toy_loss(name):
-    cfg = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
+def test_config_defaults_at_least_halve_the_toy_loss(name, make_cfg):
+    cfg = OmegaConf.create(optimizer_config(make_cfg, name))
     assert cfg._target_.startswith("optimizers.") and cfg._partial_
     make = instantiate(cfg)
     assert isinstance(make(torch.nn.Linear(2, 1).parameters()), torch.optim.Optimizer)
@@ -399,9 +403,9 @@ def test_config_defaults_at_least_halve_the_toy_loss(name):
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_torch_twin_config_has_the_same_arguments(name):
-    ours = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{name}.yaml"))
-    theirs = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"torch_{name}.yaml"))
+def test_torch_twin_config_has_the_same_arguments(name, make_cfg):
+    ours = optimizer_config(make_cfg, name)
+    theirs = optimizer_config(make_cfg, f"torch_{name}")
     cls = ours.pop("_target_").split(".")[-1]
     assert theirs.pop("_target_") == f"torch.optim.{cls}"
     assert ours == theirs

@@ -1,0 +1,109 @@
+"""fused=True: an optimizer's own per-parameter rule, compiled with torch.compile for a whole group.
+
+torch's fused optimizers are hand-written C++/CUDA kernels. Ours are not a second copy of the math:
+each optimizer's file has one per-parameter function (``_adam_param``, ``_sgd_param``, ...) that its
+single-tensor path calls once per parameter with Python numbers, and a small "group loop" that calls
+the same function for every parameter of a (device, dtype) group. fused=True runs that loop through
+``torch.compile``, so the whole group becomes one compiled call whose kernels read each tensor once.
+
+Values that change while training (lr, betas, momentum, the bias corrections of each param's step
+count) enter the compiled loop as float64 tensors, not Python numbers: torch.compile bakes Python
+numbers into the compiled code and would compile again at every new value. The scalar arithmetic
+on them (e.g. ``lr / (1 - beta1 ** t)``) stays in Python doubles, done once per distinct step
+count, exactly as the single-tensor path does it; the compiled code only reads the results.
+
+torch.compile keys its compiled code on the group's layout (number, shapes, dtypes and strides of the
+params, the on/off options), so a run compiles once per param group, on its first step.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+# devices torch.compile's default backend (inductor) generates code for
+FUSED_DEVICES = ("cpu", "cuda", "xpu")
+# one compiled entry per group layout: a process that builds many optimizers with different layouts
+# (a test session, a sweep over models) would exceed torch's default of 8 and stop compiling
+RECOMPILE_LIMIT = 64
+
+
+def check_fused_args(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
+    """torch's refusals of fused mode combined with another mode, with its messages."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def check_fused_param(p: Tensor) -> None:
+    """torch's rule for fused params (floating point, on a supported device), then the compiler."""
+    if not (p.device.type in FUSED_DEVICES and torch.is_floating_point(p)):
+        raise RuntimeError(
+            "`fused=True` requires all the params to be floating point Tensors of supported "
+            f"devices: {list(FUSED_DEVICES)} but {p.dtype} and {p.device.type}"
+        )
+    require_compiler(p.device.type)
+
+
+def require_compiler(device_type: str) -> None:
+    """One clear error, before anything is traced, when torch.compile could not build kernels."""
+    if device_type == "cpu":
+        # inductor's CPU code is C++ built by $CXX (g++ unless set)
+        names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
+        if any(shutil.which(n) for n in names):
+            return
+        needs = f"a C++ compiler ({' or '.join(names)} on PATH)"
+    else:
+        if importlib.util.find_spec("triton") is not None:
+            return
+        needs = "the triton package"
+    raise RuntimeError(
+        f"fused=True compiles the optimizer step with torch.compile, which needs {needs} for "
+        f"{device_type} tensors, and none was found: install it, or use fused=False (the "
+        "single-tensor and foreach paths compute the same update)"
+    )
+
+
+@functools.cache
+def compiled(group_loop: Callable) -> Callable:
+    """torch.compile of an optimizer's group loop, built once per process.
+
+    fullgraph: the loop must compile whole (a graph break would silently run parts eagerly);
+    dynamic=False: shapes are fixed for a run, so kernels are specialised to them.
+    """
+    return torch.compile(group_loop, fullgraph=True, dynamic=False,
+                         recompile_limit=RECOMPILE_LIMIT)
+
+
+def skip_step(found_inf: Tensor | None) -> bool:
+    """True when a mixed-precision scaler found inf/NaN gradients: torch's fused step then changes
+    neither the params nor the state (step counts included)."""
+    return found_inf is not None and bool(found_inf.item() != 0)
+
+
+def per_step_values(steps: list[Tensor], rule: Callable[[float], tuple[float, ...]],
+                    device: torch.device) -> Tensor:
+    """``rule(t)`` for each param's step count t, as one (params, values) float64 tensor on `device`.
+
+    rule is the optimizer's own scalar arithmetic (bias corrections, decayed lr); params usually
+    share their step count, so it runs once per distinct count.
+    """
+    counts = torch.stack(steps).tolist()  # one transfer for the group, not one per param
+    by_count = {t: rule(t) for t in set(counts)}
+    return torch.tensor([by_count[t] for t in counts], dtype=torch.float64, device=device)
+
+
+def scalars(values: list[float], device: torch.device) -> Tensor:
+    """Group-wide hyperparameters that may change between steps, as one float64 tensor."""
+    return torch.tensor(values, dtype=torch.float64, device=device)
+
+
+def on_device(x: Tensor | None, device: torch.device) -> Tensor | None:
+    return None if x is None else x.to(device)
