@@ -32,32 +32,21 @@ REPEATS = 5
 
 
 class EpochTimer(pl.Callback):
-    """Process time at the start of every epoch of the fit loop, and at its end.
+    """Process time at the start of every training epoch, and when training ends.
 
-    A callback is dispatched on every hook of every step, which would bill the timed side for the timer
-    itself; so this one only installs stamps on the fit loop (its `on_advance_start`, once an epoch, and
-    `on_run_end`) and then leaves the trainer's callback list before the first epoch starts.
+    The gap between two epoch starts covers the whole epoch: training, validation, logging and checkpoints
+    (checkpoint callbacks run in the epoch-end hooks, after every other callback).
     """
 
     def __init__(self, clock=time.process_time):
         self.stamps: list[float] = []
         self.clock = clock
 
-    def on_fit_start(self, trainer, pl_module):
-        loop = trainer.fit_loop
-        start, end = loop.on_advance_start, loop.on_run_end
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.stamps.append(self.clock())
 
-        def stamped_start():
-            if self in trainer.callbacks:  # outside any hook dispatch now: safe to leave the list
-                trainer.callbacks.remove(self)
-            self.stamps.append(self.clock())
-            start()
-
-        def stamped_end():
-            self.stamps.append(self.clock())
-            return end()
-
-        loop.on_advance_start, loop.on_run_end = stamped_start, stamped_end
+    def on_train_end(self, trainer, pl_module):
+        self.stamps.append(self.clock())
 
     def epoch_times(self) -> list[float]:
         return [b - a for a, b in zip(self.stamps, self.stamps[1:])]

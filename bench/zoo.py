@@ -6,7 +6,8 @@
 
 Sections: digits with every model's default config (50 epochs); names with cell=gru; diabetes
 against numpy.linalg.lstsq; breast_cancer against scikit-learn's LogisticRegression; Fashion-MNIST
-(mlp_cheatsheet and cnn, 10 epochs) against the plain PyTorch twin of bench/_twin.py.
+(mlp_cheatsheet and cnn, 10 epochs) against the plain PyTorch twin of bench/_twin.py;
+`--only fashion` runs just those two rows.
 """
 from __future__ import annotations
 
@@ -53,9 +54,10 @@ def yes(ok: bool) -> str:
 
 def digits_section(root: Path) -> str:
     rows = []
-    for model, target in (("logistic", 0.96), ("mlp", 0.975), ("cnn", 0.985), ("rnn", 0.95)):
-        m, secs = run([f"model={model}"], root / f"digits_{model}")
-        rows.append([f"`python train.py model={model}`", round(m["test/acc"], 4), f">= {target}",
+    for choice, target in (("experiment=logistic_digits", 0.96), ("model=mlp", 0.975), ("model=cnn", 0.985),
+                           ("model=rnn", 0.95)):
+        m, secs = run([choice], root / f"digits_{choice.split('=')[1]}")
+        rows.append([f"`python train.py {choice}`", round(m["test/acc"], 4), f">= {target}",
                      yes(m["test/acc"] >= target), round(secs, 1)])
     return "Digits, every model's default config (50 epochs, seed 42):\n\n" + markdown_table(
         ["run", "test/acc", "target", "met", "seconds"], rows)
@@ -79,7 +81,7 @@ def _weights(run_dir: Path) -> np.ndarray:
 
 
 def diabetes_section(root: Path) -> str:
-    full64 = ["model=linear", "data.dtype=float64", "data.batch_size=100000", "trainer.precision=64-true",
+    full64 = ["experiment=linear_diabetes", "data.dtype=float64", "data.batch_size=100000", "trainer.precision=64-true",
               "+callbacks.final_weights._target_=bench._twin.SaveFinalWeights"]
     dm = instantiate(compose_cfg(full64, root / "probe").data, _convert_="all")
     dm.setup("fit")
@@ -144,7 +146,7 @@ def fashion_section(root: Path, epochs: int, limit: int | None) -> str:
     lim = [f"+trainer.limit_train_batches={limit}"] if limit else []
     rows = []
     for i, (name, overrides, target, limit_ratio) in enumerate((
-            ("mlp_cheatsheet", ["model=mlp_cheatsheet"], 0.89, 1.25),
+            ("mlp_cheatsheet", ["experiment=cheatsheet_mlp"], 0.89, 1.25),
             ("cnn", ["model=cnn", "data=fashion_mnist"], 0.915, 1.10))):
         base = [*overrides, f"trainer.max_epochs={epochs}"]
         out = root / f"fashion_{name}"

@@ -30,6 +30,22 @@ def test_train_cli_end_to_end(tmp_path):
     assert (out / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_train_prints_progress_recall_summary_and_run_folder_only(tmp_path):
+    """No deprecation warnings, no Lightning setup lines or advertising tips, no ModelCheckpoint warning."""
+    out = tmp_path / "run"
+    proc = run("trainer.max_epochs=2", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (proc.stdout + proc.stderr).replace("\r", "\n")
+    for noise in ("Tip", "litlogger", "deprecated", "Warning", "warn(", "ModelCheckpoint", "GPU available",
+                  "TPU available", "Seed set", "Restoring states", "Loaded model weights"):
+        assert noise not in text, noise
+    lines = [line for line in text.splitlines() if line.strip()]
+    last = next(i for i, line in enumerate(lines) if line.startswith("run folder:"))  # rich may wrap the path
+    assert all(line.startswith(("Training", "Epoch ", "Testing", "Test recall per class", "|", " refzoo run:",
+                                "┏", "┃", "┡", "│", "└")) for line in lines[:last]), lines
+    assert "Test recall per class" in text and f"run folder: {out}" in text.replace("\n", "")
+
+
 def test_cfg_job_prints_config(tmp_path):
     proc = run("--cfg", "job")
     assert proc.returncode == 0, proc.stderr

@@ -90,3 +90,16 @@ def test_epoch_times_share_the_epoch_rows_of_metrics_csv(make_cfg, tmp_path):
     assert all(r["val/loss"] and r["train/loss"] for r in rows)  # one row per epoch, not one per log call
     times = [float(r["time/epoch_end_s"]) for r in rows]
     assert all(b > a > 0 for a, b in zip(times, times[1:]))
+
+
+def test_resume_replaces_rows_logged_after_the_checkpoint(make_cfg, tmp_path):
+    common = [*FAST, "callbacks.last_checkpoint.every_n_seconds=0"]
+    train(make_cfg(*common, "trainer.max_epochs=2", tiny=False))  # last.ckpt holds epoch 1
+    path = tmp_path / "metrics.csv"
+    rows = _rows(path)
+    with open(path, "a", newline="") as fh:  # what a run killed in epoch 2, before its checkpoint, left behind
+        csv.DictWriter(fh, fieldnames=list(rows[0])).writerow({**rows[0], "epoch": "2", "val/loss": "123.0"})
+    train(make_cfg(*common, "trainer.max_epochs=4", "ckpt_path=last", tiny=False))
+    epochs = [int(r["epoch"]) for r in _rows(path) if r.get("val/loss")]
+    assert epochs == [0, 1, 2, 3]
+    assert "123.0" not in path.read_text()
