@@ -124,7 +124,13 @@ def read_job(path: Path) -> Job:
         record = json.loads((path / "metrics.json").read_text())
     except (OSError, ValueError):
         record = {}
-    status = str(record.get("status", "failed")) if record else "failed"
+    # a truncated file, `[]` or `"metrics": null` is a run that did not finish ok, not a reason to stop
+    if not isinstance(record, dict):
+        record = {"error": f"metrics.json holds a {type(record).__name__}, not a run record"}
+    elif record and not isinstance(record.get("metrics"), dict):
+        record = {**record, "status": "failed", "metrics": {},
+                  "error": record.get("error") or "metrics.json has no metrics"}
+    status = str(record.get("status", "failed")) if record.get("metrics") is not None else "failed"
     if status not in ("ok", "diverged"):
         status = "failed"
     return Job(path=path, overrides=overrides, status=status, record=record,
@@ -267,10 +273,27 @@ def _twins(configs: list[Config]) -> None:
                 ours.twin_name, theirs.twin_name = theirs.label, ours.label
 
 
+def _available_metrics(jobs: list[Job]) -> list[str]:
+    return sorted({k for j in jobs for k in (*j.record.get("metrics", {}), *j.curves)})
+
+
+def check_choices(jobs: list[Job], configs: list[Config], metric: str | None, best_of: str | None,
+                  final_key: str, val_key: str) -> None:
+    """--metric and --best-of must name something the runs have: one ValueError listing what they have."""
+    available = _available_metrics(jobs)
+    if metric and available and final_key not in available and val_key not in available:
+        raise ValueError(f"--metric {metric}: no run logged {val_key} or {final_key}; available: {', '.join(available)}")
+    keys = sorted({k for c in configs for k, _ in c.key})
+    if best_of and best_of not in keys:
+        raise ValueError(f"--best-of {best_of}: no run set {best_of}; the overrides that vary are: "
+                         f"{', '.join(keys) or '(none)'}")
+
+
 def summarize(jobs: list[Job], metric: str | None = None, target: str | float | None = None,
               best_of: str | None = None) -> dict[str, Any]:
     final_key, val_key, mode = metric_keys(jobs, metric)
     configs = group_configs(jobs)
+    check_choices(jobs, configs, metric, best_of, final_key, val_key)
     for c in configs:
         c.final = _finite(j.metric(final_key) for j in c.ok)
         c.best_val = _finite(j.metric(f"best/{val_key}") if math.isfinite(j.metric(f"best/{val_key}"))
@@ -392,8 +415,15 @@ def render_markdown(s: dict[str, Any], paths: Sequence[Path]) -> str:
                   for j in bad]
     if s["best_of"]:
         lines += ["", "Confirm over seeds:", ""]
-        lines += [f"    python train.py -m {' '.join(f'{k}={v}' for k, v in c.key)} seed=0,1,2" for c in configs]
+        lines += [f"    python train.py -m {' '.join(f'{k}={v}' for k, v in c.key if not _search_key(k))} seed=0,1,2"
+                  for c in configs]
     return "\n".join(lines) + "\n"
+
+
+def _search_key(key: str) -> bool:
+    """Overrides that started the search itself (hparams_search=optuna, hydra.sweeper.*): rerunning them
+    would search again instead of running the chosen configuration over seeds."""
+    return key == "hparams_search" or key.startswith("hydra.")
 
 
 def _band(jobs: list[Job], key: str) -> tuple[list[int], list[float], list[float], list[float]]:
@@ -485,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metric", help="metric to rank by, e.g. acc, test/acc, loss (default: the sweep's "
                                          "optimized_metric, reported on test)")
     parser.add_argument("--target", help="target for the val metric: a value (0.9) or a percentage of the best "
-                                         f"configuration's final val metric (default {DEFAULT_TARGET})")
+                                         f"configuration's final val metric (default {DEFAULT_TARGET.replace('%', '%%')})")
     parser.add_argument("--out", help="folder for comparison.md/png (default: the first path)")
     parser.add_argument("--best-of", metavar="KEY", help="keep only the best configuration per value of this "
                                                         "override (e.g. optimizer after an lr search)")

@@ -1,4 +1,5 @@
-from ._sources import DatasetNotFoundError
+from ._batch_norm import normalizes_over_batch
+from ._sources import DataError, DatasetNotFoundError
 from .breast_cancer import BreastCancerDataModule
 from .cifar10 import CIFAR10DataModule
 from .diabetes import DiabetesDataModule
@@ -7,5 +8,5 @@ from .fashion_mnist import FashionMNISTDataModule
 from .mnist import MNISTDataModule
 from .names import NamesDataModule
 
-__all__ = ["BreastCancerDataModule", "CIFAR10DataModule", "DatasetNotFoundError", "DiabetesDataModule",
-           "DigitsDataModule", "FashionMNISTDataModule", "MNISTDataModule", "NamesDataModule"]
+__all__ = ["BreastCancerDataModule", "CIFAR10DataModule", "DataError", "DatasetNotFoundError", "DiabetesDataModule",
+           "DigitsDataModule", "FashionMNISTDataModule", "MNISTDataModule", "NamesDataModule", "normalizes_over_batch"]

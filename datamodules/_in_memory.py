@@ -4,27 +4,37 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
+from ._batch_norm import normalizes_over_batch
+from ._sources import DataError
 from ._tensor_loader import TensorBatchLoader
 
 
 class InMemoryDataModule(pl.LightningDataModule):
-    """Subclasses fill `self.train_set`, `self.val_set`, `self.test_set` (tuples of tensors) in `setup`."""
+    """Subclasses fill `self.train_set`, `self.val_set`, `self.test_set` (tuples of tensors) in `setup`.
+
+    `drop_last` (training batches only): true drops a last, smaller batch each epoch; false keeps it;
+    null (the default) drops it only when it would hold a single sample and the model normalizes over
+    the batch (batch norm), which cannot train on one sample. With such a model a batch size of 1, or
+    drop_last=false leaving a one-sample batch, is refused before the first step.
+    """
 
     #: what the data really is; configs declare the same facts for models to interpolate
     input_shape: tuple[int, ...] | None = None
     num_classes: int | None = None
 
     def __init__(self, batch_size: int = 64, eval_batch_size: int | None = None, split_seed: int = 0,
-                 drop_last: bool = False, input_shape=None, num_classes=None):
+                 drop_last: bool | None = None, input_shape=None, num_classes=None):
         super().__init__()
         # the config's declarations feed model sizes; a mismatch with the real data is a config bug
         if input_shape is not None and self.input_shape is not None and tuple(input_shape) != tuple(self.input_shape):
             raise ValueError(f"data.input_shape is {list(input_shape)} but {type(self).__name__} yields {list(self.input_shape)}")
         if num_classes is not None and self.num_classes is not None and int(num_classes) != self.num_classes:
             raise ValueError(f"data.num_classes is {num_classes} but {type(self).__name__} has {self.num_classes} classes")
-        if int(batch_size) < 1:
-            raise ValueError(f"data.batch_size must be a positive integer, got {batch_size}")
-        self.batch_size = int(batch_size)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+        if drop_last not in (None, True, False):
+            raise ValueError(f"data.drop_last must be true, false or null (automatic), got {drop_last!r}")
+        self.batch_size = batch_size
         self.eval_batch_size = int(eval_batch_size or max(batch_size, 512))
         self.split_seed = split_seed
         self.drop_last = drop_last
@@ -49,8 +59,28 @@ class InMemoryDataModule(pl.LightningDataModule):
         return TensorBatchLoader(tensors, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
                                  epoch_fn=self._epoch, rank=rank, world_size=world)
 
+    def train_drop_last(self) -> bool:
+        """The drop_last the training loader uses (the rule in the class docstring)."""
+        trainer = getattr(self, "trainer", None)
+        model = trainer.lightning_module if trainer is not None else None
+        if not normalizes_over_batch(model):
+            return bool(self.drop_last)
+        rank, world = self._dist()
+        per_rank = -(-self.train_set[0].shape[0] // world)  # each rank's shard (padded as DistributedSampler)
+        if self.batch_size == 1:
+            raise DataError(f"data.batch_size=1: {type(model).__name__} normalizes over the batch (batch norm), "
+                            f"which needs at least 2 samples per batch; use data.batch_size>=2 or a model "
+                            f"without batch norm (e.g. model.batch_norm=false)")
+        if per_rank % self.batch_size != 1:
+            return bool(self.drop_last)
+        if self.drop_last is False:
+            raise DataError(f"data.drop_last=false with data.batch_size={self.batch_size} leaves a last batch of "
+                            f"1 of {per_rank} training samples, which {type(model).__name__}'s batch norm cannot "
+                            f"normalize; use data.drop_last=null (drops it) or another batch size")
+        return True
+
     def train_dataloader(self):
-        return self._loader(self.train_set, self.batch_size, shuffle=True, drop_last=self.drop_last)
+        return self._loader(self.train_set, self.batch_size, shuffle=True, drop_last=self.train_drop_last())
 
     def val_dataloader(self):
         return self._loader(self.val_set, self.eval_batch_size, shuffle=False)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ._in_memory import InMemoryDataModule
-from ._split import stratified_split
+from ._split import check_fractions, stratified_split
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -25,7 +25,7 @@ class SklearnTabularDataModule(InMemoryDataModule):
     stratify: bool = True
 
     def __init__(self, batch_size: int = 32, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                 split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool = False,
+                 split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool | None = None,
                  dtype: str = "float32", input_dim=None, output_dim=None, input_shape=None, num_classes=None):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
                          drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
@@ -37,8 +37,7 @@ class SklearnTabularDataModule(InMemoryDataModule):
         if dtype not in _DTYPES:
             raise ValueError(f"data.dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.dtype = _DTYPES[dtype]
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        self.val_fraction, self.test_fraction = check_fractions(val_fraction, test_fraction)
         self.feature_mean: torch.Tensor | None = None
         self.feature_std: torch.Tensor | None = None
 

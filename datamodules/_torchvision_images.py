@@ -1,11 +1,12 @@
 """Base for torchvision's image datasets held in memory: offline first, one clear error, stratified val split.
 
 Search order for the files: `data.root`, the dataset's system folders (Debian's
-/usr/share/datasets/... for Fashion-MNIST), then the download folder (`data.download_dir`, default
+/usr/share/datasets/... for Fashion-MNIST; `data.system_dirs` replaces them, `[]` for none), then the download folder (`data.download_dir`, default
 $REFZOO_DATA_DIR or ~/.cache/refzoo) where earlier downloads land. In each folder both torchvision's
 layout (`<folder>/MNIST/raw/...`, `<folder>/cifar-10-batches-py/...`) and the bare files are accepted.
 If nothing is found and `data.download=true`, torchvision's dataset class downloads (its mirrors, md5
-checks and extraction) in `prepare_data`, into `data.root` when given, else the download folder.
+checks and extraction) in `prepare_data`, into `data.root` when given, else the download folder; a failed
+download removes the empty folders it created and is one line naming the places looked and the cause.
 
 The files are read by the subclass's small reader of the original format (IDX, CIFAR's pickled
 batches): the Debian package ships gzipped IDX files that torchvision's classes do not read, and
@@ -27,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from ._augment import BatchAugment
 from ._batch_map import MappedBatchLoader
 from ._in_memory import InMemoryDataModule
-from ._sources import default_download_dir, not_found
+from ._sources import DataError, default_download_dir, existing_dirs, not_found, remove_new_empty_dirs
 
 
 class TorchvisionImageDataModule(InMemoryDataModule):
@@ -41,16 +42,18 @@ class TorchvisionImageDataModule(InMemoryDataModule):
 
     def __init__(self, root: str | None = None, download: bool = True, download_dir: str | None = None,
                  val_size: int = 5000, split_seed: int = 0, batch_size: int = 128,
-                 eval_batch_size: int | None = None, drop_last: bool = False, normalize: bool = False,
+                 eval_batch_size: int | None = None, drop_last: bool | None = None, normalize: bool = False,
                  augment: bool = False, augment_padding: int = 0, augment_hflip: bool = False,
                  augment_degrees: float = 0.0, augment_translate: float = 0.0,
-                 input_shape=None, num_classes=None):
+                 input_shape=None, num_classes=None, system_dirs: list[str] | None = None):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
                          drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
         if int(val_size) < 1:
             raise ValueError(f"data.val_size must be a positive number of images, got {val_size}")
         self.root = Path(root).expanduser() if root not in (None, "") else None
         self.download = bool(download)
+        if system_dirs is not None:  # the config's folders instead of the class's (tests: [] hides /usr/share)
+            self.system_dirs = tuple((str(folder), "data.system_dirs") for folder in system_dirs)
         self.download_dir = Path(download_dir).expanduser() if download_dir else default_download_dir()
         self.val_size = int(val_size)
         self.normalize = bool(normalize)
@@ -101,20 +104,23 @@ class TorchvisionImageDataModule(InMemoryDataModule):
         return None, looked
 
     def _not_found(self, download_error: BaseException | None = None):
-        remedies = list(self.extra_remedies) + [
-            "pass data.root=<folder holding the files>",
-            "set data.download=true on a machine with network access (it downloads into "
-            f"{self.root or self.download_dir})"]
+        target = self.root or self.download_dir
+        # data.download=true was already given when the download itself failed: advise the network instead
+        fetch = (f"run once with network access (data.download=true downloads into {target})" if self.download
+                 else f"set data.download=true on a machine with network access (it downloads into {target})")
+        remedies = list(self.extra_remedies) + ["pass data.root=<folder holding the files>", fetch]
         return not_found(self.dataset_name, self._looked, remedies, download_error)
 
     def prepare_data(self) -> None:
         if self._source is not None or not self.download:
             return
         target = self.root or self.download_dir
+        before = existing_dirs(target)
         try:
             target.mkdir(parents=True, exist_ok=True)
             self._download(target)
         except Exception as err:  # noqa: BLE001 - any failure (offline, read-only folder, bad md5) is reported as one
+            remove_new_empty_dirs(target, before)
             raise self._not_found(err) from err
 
     # -- loading -------------------------------------------------------------------------------------
@@ -125,7 +131,12 @@ class TorchvisionImageDataModule(InMemoryDataModule):
             self._source, self._looked = self._locate()
             if self._source is None:
                 raise self._not_found()
-        x_train, y_train, x_test, y_test = self._read(self._source)
+        try:
+            x_train, y_train, x_test, y_test = self._read(self._source)
+        except DataError:
+            raise
+        except (ValueError, OSError, EOFError) as err:  # the readers name the file in their messages
+            raise DataError(f"{self.dataset_name}: {err}") from None
         expected = tuple(self.input_shape)
         for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
             if tuple(x.shape[1:]) != expected or x.shape[0] != y.shape[0]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._sources import DataError, short_reason
 from ._torchvision_images import TorchvisionImageDataModule
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -35,20 +36,25 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def read_batch(path: Path) -> dict:
     """One pickled batch (Python 2 pickles: byte strings are decoded as latin-1, as torchvision does)."""
-    with open(path, "rb") as f:
-        entry = _ArrayUnpickler(f, encoding="latin1").load()
+    try:
+        with open(path, "rb") as f:
+            entry = _ArrayUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, AttributeError, IndexError) as err:
+        # truncated or corrupted file (any of these, by where the bytes stop making sense)
+        raise DataError(f"{path} is not a readable CIFAR batch ({short_reason(err)}); delete it and "
+                        f"download again") from None
     if not isinstance(entry, dict):
-        raise ValueError(f"{path} is not a CIFAR batch (it holds a {type(entry).__name__}, not a dict)")
+        raise DataError(f"{path} is not a CIFAR batch (it holds a {type(entry).__name__}, not a dict)")
     return entry
 
 
 def read_images(path: Path) -> tuple[np.ndarray, np.ndarray]:
     entry = read_batch(path)
     if "data" not in entry or "labels" not in entry:
-        raise ValueError(f"{path} is not a CIFAR-10 batch (keys {sorted(entry)}; expected 'data' and 'labels')")
+        raise DataError(f"{path} is not a CIFAR-10 batch (keys {sorted(entry)}; expected 'data' and 'labels')")
     data = np.asarray(entry["data"], dtype=np.uint8)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{path}: 'data' has shape {data.shape}, expected (N, 3072)")
+        raise DataError(f"{path}: 'data' has shape {data.shape}, expected (N, 3072)")
     return data.reshape(-1, 3, 32, 32), np.asarray(entry["labels"], dtype=np.int64)
 
 

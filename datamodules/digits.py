@@ -5,7 +5,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from ._in_memory import InMemoryDataModule
-from ._split import stratified_split
+from ._split import check_fractions, stratified_split
 
 
 class DigitsDataModule(InMemoryDataModule):
@@ -15,12 +15,11 @@ class DigitsDataModule(InMemoryDataModule):
     num_classes = 10
 
     def __init__(self, batch_size: int = 64, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                 split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool = False,
+                 split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool | None = None,
                  input_shape=None, num_classes=None):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
                          drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        self.val_fraction, self.test_fraction = check_fractions(val_fraction, test_fraction)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

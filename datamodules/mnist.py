@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._sources import DataError, short_reason
 from ._torchvision_images import TorchvisionImageDataModule
 
 # IDX type codes (the third byte of the magic number) and their big-endian numpy types
@@ -20,16 +21,19 @@ def read_idx(path: Path) -> np.ndarray:
     then the values in row-major order.
     """
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:  # a truncated or corrupted gzip stream
+        raise DataError(f"{path} cannot be read ({short_reason(err)}); delete it and download again") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path} is not an IDX file (its first bytes are {data[:4].hex()})")
+        raise DataError(f"{path} is not an IDX file (its first bytes are {data[:4].hex()})")
     ndim = data[3]
     header = 4 + 4 * ndim
     dims = struct.unpack(f">{ndim}i", data[4:header])
     values = np.frombuffer(data, dtype=_IDX_TYPES[data[2]], offset=header)
     if values.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated or padded: header says {dims}, found {values.size} values")
+        raise DataError(f"{path} is truncated or padded: header says {dims}, found {values.size} values")
     # a writable copy in native byte order (the buffer view is read-only)
     return values.reshape(dims).astype(values.dtype.newbyteorder("="))
 

@@ -23,8 +23,8 @@ import torch
 
 from ._batch_map import MappedBatchLoader
 from ._in_memory import InMemoryDataModule
-from ._sources import default_download_dir, not_found
-from ._split import stratified_split
+from ._sources import DataError, default_download_dir, not_found
+from ._split import check_fractions, stratified_split
 
 URL = "https://download.pytorch.org/tutorial/data.zip"
 ALPHABET = string.ascii_letters + " .,;'"
@@ -55,6 +55,15 @@ def trim_padding(batch):
     return (x[:, : int(lengths.max())], lengths, *rest)
 
 
+def _read_utf8(path: Path) -> str:
+    """The tutorial's files are UTF-8 (its own code opens them so); anything else is one error naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); the "
+                        f"names files are UTF-8, as in {URL}: convert it (e.g. iconv -t UTF-8) or replace it") from None
+
+
 class NamesDataModule(InMemoryDataModule):
     """Stratified train/val/test split of all names (fractions of the whole set, fixed by `split_seed`)."""
 
@@ -64,7 +73,7 @@ class NamesDataModule(InMemoryDataModule):
 
     def __init__(self, root: str | None = None, download: bool = True, download_dir: str | None = None,
                  batch_size: int = 64, val_fraction: float = 0.1, test_fraction: float = 0.1, split_seed: int = 0,
-                 eval_batch_size: int | None = None, drop_last: bool = False, num_classes=None,
+                 eval_batch_size: int | None = None, drop_last: bool | None = None, num_classes=None,
                  vocab_size=None, class_names=None):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
                          drop_last=drop_last, num_classes=num_classes)
@@ -76,8 +85,7 @@ class NamesDataModule(InMemoryDataModule):
         self.root = Path(root).expanduser() if root not in (None, "") else None
         self.download = bool(download)
         self.download_dir = Path(download_dir).expanduser() if download_dir else default_download_dir()
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
+        self.val_fraction, self.test_fraction = check_fractions(val_fraction, test_fraction)
         self.train_names: list[str] = []
         self.val_names: list[str] = []
         self.test_names: list[str] = []
@@ -132,7 +140,7 @@ class NamesDataModule(InMemoryDataModule):
                 raise self._not_found()
         names, labels = [], []
         for label, lang in enumerate(LANGUAGES):
-            for line in (self._folder / f"{lang}.txt").read_text(encoding="utf-8").strip().split("\n"):
+            for line in _read_utf8(self._folder / f"{lang}.txt").strip().split("\n"):
                 folded = fold_to_ascii(line)
                 if folded:  # a blank line, or a name of characters outside the alphabet only
                     names.append(folded)

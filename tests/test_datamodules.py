@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import re
+import shutil
 import struct
 import unicodedata
 from pathlib import Path
@@ -16,8 +18,8 @@ from conftest import names_dir
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from datamodules import (BreastCancerDataModule, CIFAR10DataModule, DatasetNotFoundError, DiabetesDataModule,
-                         FashionMNISTDataModule, MNISTDataModule, NamesDataModule)
+from datamodules import (BreastCancerDataModule, CIFAR10DataModule, DataError, DatasetNotFoundError, DiabetesDataModule,
+                         DigitsDataModule, FashionMNISTDataModule, MNISTDataModule, NamesDataModule)
 from datamodules._augment import BatchAugment, affine_nearest, shift_crop
 from datamodules._batch_map import MappedBatchLoader
 from datamodules.cifar10 import read_batch
@@ -185,7 +187,7 @@ def test_cifar_reader_refuses_code_in_pickles(tmp_path):
 
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps({"data": Evil(), "labels": []}, protocol=2))
-    with pytest.raises(pickle.UnpicklingError, match="print"):
+    with pytest.raises(DataError, match=f"{path} is not a readable CIFAR batch .*may not reference .*print"):
         read_batch(path)
 
 
@@ -481,3 +483,116 @@ def test_train_runs_on_written_mnist_files_with_augmentation(tmp_path):
                     f"paths.output_dir={tmp_path / 'run'}", "logger=csv"])
     metrics = train(cfg)
     assert "test/acc" in metrics and np.isfinite(metrics["train/loss"])
+
+
+# -- unreadable files, offline downloads, fractions: one error naming the file or key -------------------------
+def test_truncated_cifar_batch_names_the_file(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 1]}, protocol=2)[:40])
+    with pytest.raises(DataError, match=f"{path} is not a readable CIFAR batch"):
+        read_batch(path)
+
+
+def test_corrupted_gzip_idx_names_the_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataError, match=f"{path} cannot be read"):
+        read_idx(path)
+
+
+def test_names_file_that_is_not_utf8_is_named(tmp_path):
+    root = tmp_path / "names"
+    shutil.copytree(NAMES_DIR, root)
+    (root / "Greek.txt").write_bytes("Papadopoulos\nΑλέξης\n".encode("utf-16"))
+    dm = NamesDataModule(root=str(root), download=False, download_dir=str(tmp_path / "c"))
+    with pytest.raises(DataError, match=f"{root / 'Greek.txt'} is not UTF-8 text"):
+        dm.read_names()
+
+
+def test_offline_download_is_one_line_and_removes_the_folders_it_made(tmp_path, monkeypatch):
+    def torchvision_offline(self, target):
+        (target / "FashionMNIST" / "raw").mkdir(parents=True, exist_ok=True)
+        raise RuntimeError("Error downloading t10k-images-idx3-ubyte.gz:\nTried http://a/, got:\n<urlopen error timed out>\n")
+
+    monkeypatch.setattr(FashionMNISTDataModule, "_download", torchvision_offline)
+    cache = tmp_path / "cache"
+    (cache / "other").mkdir(parents=True)  # a folder that was there before stays
+    dm = FashionMNISTDataModule(download=True, download_dir=str(cache), system_dirs=[])
+    with pytest.raises(DatasetNotFoundError) as info:
+        dm.prepare_data()
+    msg = str(info.value)
+    assert "\n" not in msg and "Tried" not in msg
+    assert "The download failed: RuntimeError: <urlopen error timed out>." in msg
+    assert "set data.download=true" not in msg and "run once with network access" in msg
+    assert "/usr/share" not in msg.split("To get it")[0]
+    assert sorted(p.name for p in cache.iterdir()) == ["other"]
+
+
+@pytest.mark.parametrize("kwargs, key", [({"val_fraction": 1.5}, "data.val_fraction"),
+                                         ({"test_fraction": "abc"}, "data.test_fraction"),
+                                         ({"val_fraction": 0.5, "test_fraction": 0.5}, "data.val_fraction + data.test_fraction"),
+                                         ({"batch_size": "abc"}, "data.batch_size"),
+                                         ({"drop_last": "maybe"}, "data.drop_last")])
+def test_bad_split_and_batch_values_fail_at_construction(kwargs, key):
+    with pytest.raises(ValueError, match=re.escape(key)):
+        DigitsDataModule(**kwargs)
+
+
+def _bn_model(layer):
+    return torch.nn.Sequential(torch.nn.Linear(64, 8), layer)
+
+
+@pytest.mark.parametrize("model, expected", [
+    (torch.nn.Sequential(torch.nn.Linear(4, 2)), False),
+    (_bn_model(torch.nn.BatchNorm1d(8)), True),
+    (torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)), True),
+])
+def test_normalizes_over_batch_finds_torch_batch_norm(model, expected):
+    from datamodules import normalizes_over_batch
+
+    assert normalizes_over_batch(model) is expected
+
+
+def test_normalizes_over_batch_finds_refzoo_batch_norm_and_the_model_attribute():
+    import layers
+    from datamodules import normalizes_over_batch
+
+    assert normalizes_over_batch(_bn_model(layers.BatchNorm1d(8)))
+    said = _bn_model(torch.nn.BatchNorm1d(8))
+    said.normalizes_over_batch = False  # a model may say so itself
+    assert not normalizes_over_batch(said)
+
+
+@pytest.mark.parametrize("batch_size, drop_last, batch_norm, batches, last", [
+    (8, None, True, 1257 // 8, 8),        # 1257 = 157 * 8 + 1: the one-sample batch is dropped
+    (8, None, False, 1257 // 8 + 1, 1),   # no batch norm: kept
+    (8, True, False, 1257 // 8, 8),
+    (4, None, True, 1257 // 4, 4),
+    (3, None, True, 1257 // 3, 3),        # divides evenly: nothing to drop
+    (10, None, True, 1257 // 10 + 1, 7),  # a last batch of 7 trains fine
+])
+def test_drop_last_auto_drops_only_a_one_sample_batch_under_batch_norm(batch_size, drop_last, batch_norm, batches, last):
+    from types import SimpleNamespace
+
+    dm = DigitsDataModule(batch_size=batch_size, drop_last=drop_last)
+    dm.setup()
+    assert len(dm.train_set[0]) == 1257
+    model = _bn_model(torch.nn.BatchNorm1d(8)) if batch_norm else torch.nn.Linear(64, 8)
+    dm.trainer = SimpleNamespace(lightning_module=model, current_epoch=0, global_rank=0, world_size=1)
+    sizes = [len(y) for _, y in dm.train_dataloader()]
+    assert len(sizes) == batches == len(dm.train_dataloader()) and sizes[-1] == last
+
+
+@pytest.mark.parametrize("batch_size, drop_last, message", [
+    (1, None, "data.batch_size=1: Sequential normalizes over the batch"),
+    (8, False, "data.drop_last=false with data.batch_size=8 leaves a last batch of 1 of 1257"),
+])
+def test_batch_norm_cannot_train_on_one_sample(batch_size, drop_last, message):
+    from types import SimpleNamespace
+
+    dm = DigitsDataModule(batch_size=batch_size, drop_last=drop_last)
+    dm.setup()
+    dm.trainer = SimpleNamespace(lightning_module=_bn_model(torch.nn.BatchNorm1d(8)), current_epoch=0,
+                                 global_rank=0, world_size=1)
+    with pytest.raises(DataError, match=re.escape(message)):
+        dm.train_dataloader()
