@@ -119,7 +119,7 @@ class BFGS(torch.optim.Optimizer):
             else:
                 t = lr
             gtd = g.dot(d)
-            if gtd > -tolerance_change:
+            if not gtd <= -tolerance_change:  # no descent left (or NaN)
                 break
 
             loss, g, t, evals, stop = move_along(closure, flat, state, group, d, t, loss, g, gtd,

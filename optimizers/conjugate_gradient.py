@@ -100,7 +100,7 @@ class ConjugateGradient(torch.optim.Optimizer):
             if not steepest:
                 beta = g.dot(g - prev_g) / prev_g.dot(prev_g)
                 d = d.mul(beta.clamp(min=0)).sub_(g)
-                steepest = bool(g.dot(d) >= 0)  # lost descent: start over
+                steepest = not bool(g.dot(d) < 0)  # lost descent (or NaN): start over
             if steepest:
                 d = g.neg()
                 state["since_restart"] = 0

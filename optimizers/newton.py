@@ -1,7 +1,7 @@
 """Damped Newton's method: exact Hessian on small models, Newton-CG with Hessian-vector products on larger."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import warnings
 from typing import Callable
 
 import torch
@@ -10,36 +10,6 @@ from torch import Tensor
 from ._base import as_scalar, check_lr
 from ._line_search import (FlatParams, check_line_search, check_single_group,
                            require_closure, strong_wolfe)
-
-
-@contextmanager
-def _backward_into(params: list[Tensor], keep_graph: bool, sink: list):
-    """Within the block, ``loss.backward()`` computes d loss / d params with ``torch.autograd.grad``
-    (keeping the gradient's own graph when keep_graph) and records it in `sink`, besides adding
-    it to ``p.grad`` as usual. A plain closure that calls backward thereby hands Newton a gradient
-    it can differentiate again, with no reference cycle between a parameter and its ``.grad``.
-    """
-    original = torch.autograd.backward
-
-    def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
-                 grad_variables=None, inputs=None):
-        grads = torch.autograd.grad(tensors, params, grad_outputs=grad_tensors, create_graph=keep_graph,
-                                    retain_graph=keep_graph or retain_graph, allow_unused=True)
-        sink.append(grads)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                if g is None:
-                    continue
-                if p.grad is None:
-                    p.grad = g.detach().clone()
-                else:
-                    p.grad.add_(g.detach())
-
-    torch.autograd.backward = backward
-    try:
-        yield
-    finally:
-        torch.autograd.backward = original
 
 
 def _flatten(grads: list[Tensor | None], params: list[Tensor]) -> Tensor:
@@ -54,6 +24,8 @@ def _modified_newton_solve(hessian: Tensor, g: Tensor) -> Tensor:
     would send the step to infinity, so it is raised to floor = sqrt(eps) * max|lambda|
     (Nocedal & Wright, section 3.4, modification by eigenvalues).
     """
+    if not torch.isfinite(hessian).all():  # eigh cannot decompose it: steepest descent
+        return -g
     eigenvalues, vectors = torch.linalg.eigh(hessian)
     magnitude = eigenvalues.abs()
     largest = float(magnitude.max())
@@ -76,13 +48,13 @@ def _truncated_cg(hvp: Callable[[Tensor], Tensor], g: Tensor, tol: float, max_it
     for j in range(max_iter):
         bp = hvp(p)
         curvature = p.dot(bp)
-        if curvature <= flat * p.dot(p):
+        if not curvature > flat * p.dot(p):  # also stops on a NaN curvature
             return -g if j == 0 else z
         alpha = rr / curvature
         z = z + alpha * p
         r = r + alpha * bp
         rr_next = r.dot(r)
-        if rr_next.sqrt() <= tol:
+        if not rr_next.sqrt() > tol:  # converged (or NaN: the caller falls back to -g)
             break
         p = -r + (rr_next / rr) * p
         rr = rr_next
@@ -106,16 +78,19 @@ class Newton(torch.optim.Optimizer):
     H v = d(g^T v)/dx (double backward), stopping when |H p + g| <= min(cg_tol, sqrt|g|) |g| (a forcing
     term that keeps convergence superlinear), after ``cg_max_iter`` products, or at negative curvature.
 
-    Closure: any of these work. (1) torch style: zero the gradients, compute the loss, call
-    ``loss.backward()``, return the loss (what Lightning's automatic optimization passes).
-    (2) Return the loss without calling backward. Newton needs the gradient's own graph, so while
-    Newton runs the closure, ``backward`` is routed to ``torch.autograd.grad(..., create_graph=True)`` over
-    this optimizer's parameters (``.grad`` is still filled, with plain tensors); parameters outside
-    the optimizer then get no ``.grad`` from those calls. The loss must therefore be twice
-    differentiable in the parameters and computed with autograd on (no ``.detach()``, no custom
-    Functions without double backward). Each iteration calls the closure once with that graph, plus
-    the line search's plain evaluations. The routing swaps ``torch.autograd.backward`` while the
-    closure runs, so don't call backward from another thread during a Newton step.
+    Closure: Newton differentiates the gradient again, so it needs the gradient's own graph. Either
+    (1) torch style with that graph: compute the loss, call ``loss.backward(create_graph=True)``,
+    return the loss; or (2) return the loss without calling backward (Newton then takes the
+    gradient itself with ``torch.autograd.grad(loss, params, create_graph=True)``). A closure that
+    calls plain ``loss.backward()`` gets one clear error naming the fix. The class attribute
+    ``needs_create_graph = True`` says so to training loops: refzoo's Lightning models read it and
+    pass ``create_graph=True`` to backward. Newton sets its parameters' ``.grad`` to None before
+    each closure call (to tell the two styles apart) and leaves plain, detached gradients in
+    ``.grad`` afterwards, which also breaks the parameter -> .grad -> graph -> parameter cycle that
+    ``backward(create_graph=True)`` creates (so torch's warning about that cycle is silenced while
+    Newton runs the closure). The loss must be twice differentiable in the parameters (no
+    ``.detach()``, no custom Functions without double backward). Each iteration calls the closure
+    once for the Hessian, plus the line search's evaluations.
 
     Args:
         params: parameters to optimize (one group).
@@ -132,6 +107,9 @@ class Newton(torch.optim.Optimizer):
         line_search_fn: ``'strong_wolfe'`` (default) or ``None`` (fixed step lr).
         maximize: maximize the objective instead of minimizing it.
     """
+
+    #: the closure's ``loss.backward`` must keep the gradient's graph (``create_graph=True``)
+    needs_create_graph = True
 
     def __init__(self, params, lr: float | Tensor = 1, max_iter: int = 1, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, damping: float = 0.0,
@@ -160,25 +138,40 @@ class Newton(torch.optim.Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _evaluate(self, closure: Callable, create_graph: bool):
-        """(closure's loss, gradients of the trainable parameters, those parameters)."""
+        """(closure's loss, gradients of the trainable parameters, those parameters).
+
+        With create_graph the gradients keep their graph (for Hessian-vector products); either way
+        ``.grad`` holds plain, detached gradients afterwards."""
         params = [p for p in self._params if p.requires_grad]
-        sink: list = []
-        with _backward_into(params, create_graph, sink):
+        for p in params:
+            p.grad = None
+        with warnings.catch_warnings():
+            # backward(create_graph=True) warns of a parameter <-> .grad reference cycle; the
+            # detached .grad stored below breaks it
+            warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
             loss = closure()
-        with torch.enable_grad():  # step() runs under no_grad; these sums must keep the graph
-            if sink:
-                grads = []
-                for i in range(len(params)):
-                    found = [s[i] for s in sink if s[i] is not None]
-                    grads.append(sum(found[1:], found[0]) if found else None)
-            elif isinstance(loss, Tensor) and loss.requires_grad:
-                grads = list(torch.autograd.grad(loss, params, create_graph=create_graph, allow_unused=True))
-            else:
+        grads = [p.grad for p in params]
+        if any(g is not None for g in grads):  # the closure called backward
+            if create_graph and not any(g is not None and g.requires_grad for g in grads):
                 raise RuntimeError(
-                    "Newton needs the gradient of the closure's loss: compute the loss with autograd "
-                    "enabled and return it (calling loss.backward() inside the closure is fine)"
+                    "Newton needs the gradient's graph to build Hessian-vector products: call "
+                    "loss.backward(create_graph=True) in the closure (Newton.needs_create_graph is "
+                    "True), or return the loss without calling backward"
                 )
-            if self.param_groups[0]["maximize"]:
+        elif isinstance(loss, Tensor) and loss.requires_grad:
+            with torch.enable_grad():  # step() runs under no_grad; the gradient's graph must be kept
+                grads = list(torch.autograd.grad(loss, params, create_graph=create_graph,
+                                                 allow_unused=True))
+        else:
+            raise RuntimeError(
+                "Newton needs the gradient of the closure's loss: compute the loss with autograd "
+                "enabled and return it (calling loss.backward(create_graph=True) inside the closure "
+                "is fine)"
+            )
+        for p, g in zip(params, grads):
+            p.grad = None if g is None else g.detach()
+        if self.param_groups[0]["maximize"]:
+            with torch.enable_grad():
                 grads = [None if g is None else -g for g in grads]
         return loss, grads, params
 

@@ -74,11 +74,12 @@ def make_quadratic(n, seed=0, dtype=torch.float64):
 
 
 def closure_for(opt, params, loss_fn, backward=True):
+    """torch's closure; backward keeps the gradient's graph when the optimizer asks for it (Newton)."""
     def closure():
         opt.zero_grad()
         loss = loss_fn()
         if backward:
-            loss.backward()
+            loss.backward(create_graph=getattr(opt, "needs_create_graph", False))
         return loss
     return closure
 
@@ -328,20 +329,56 @@ def test_newton_closure_styles_agree_and_fill_grad():
             opt.step(closure_for(opt, params, loss_fn, backward=backward))
         runs.append(params)
     torch.testing.assert_close(flat(runs[0]), flat(runs[1]), atol=1e-12, rtol=0)
-    assert all(p.grad is not None and p.grad.grad_fn is None for p in runs[0])
-    assert torch.autograd.backward.__module__ == "torch.autograd"  # the routing was undone
+    # plain gradients: no parameter -> .grad -> graph -> parameter cycle outlives the step
+    assert all(p.grad is not None and p.grad.grad_fn is None and not p.grad.requires_grad
+               for p in runs[0])
 
 
-def test_newton_restores_backward_after_error():
+def test_only_newton_asks_for_the_gradients_graph():
+    assert Newton.needs_create_graph is True
+    for cls in (LBFGS, BFGS, ConjugateGradient):
+        assert getattr(cls, "needs_create_graph", False) is False
+
+
+def test_newton_leaves_torch_autograd_alone():
+    """No process-wide routing of backward: inside the closure it is torch's own function."""
+    params, loss_fn = make_logistic(torch.float64)
+    opt = Newton(params)
+    seen = []
+    real_backward = torch.autograd.backward
+
+    def closure():
+        seen.append(torch.autograd.backward is real_backward)
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward(create_graph=True)
+        return loss
+
+    opt.step(closure)
+    assert seen and all(seen)
+
+
+def test_newton_with_a_plain_backward_says_to_keep_the_graph():
     params, loss_fn = make_logistic(torch.float64)
     opt = Newton(params)
 
-    def failing():
-        loss_fn().backward()
-        raise KeyError("boom")
-    with pytest.raises(KeyError):
-        opt.step(failing)
-    assert torch.autograd.backward.__module__ == "torch.autograd"
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"loss\.backward\(create_graph=True\)"):
+        opt.step(closure)
+
+
+def test_newton_does_not_warn_about_the_reference_cycle_it_breaks():
+    import warnings
+    params, loss_fn = make_mlp(torch.float64)
+    opt = Newton(params, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step(closure_for(opt, params, loss_fn))
 
 
 def test_newton_skips_frozen_and_unused_parameters():
@@ -440,6 +477,12 @@ def test_lightning_closure_trains_logistic_regression():
 
             def configure_optimizers(self):
                 return cls(self.parameters(), line_search_fn="strong_wolfe")
+
+            def backward(self, loss, *args, **kwargs):
+                # the public hook refzoo's models use: keep the gradient's graph when asked
+                if any(getattr(o, "needs_create_graph", False) for o in self.trainer.optimizers):
+                    kwargs["create_graph"] = True
+                super().backward(loss, *args, **kwargs)
 
         model = Logistic()
         data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=200)
