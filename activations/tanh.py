@@ -10,16 +10,16 @@ from ._autocast import input_dtype_under_autocast
 class TanhFunction(torch.autograd.Function):
     """tanh(z) = (e^z - e^-z) / (e^z + e^-z);  tanh'(z) = 1 - tanh(z)^2.
 
-    Evaluated as tanh(|z|) = t / (t + 2), t = e^(2|z|) - 1 (expm1), with z's sign: accurate near
-    0, and near +-1 the final division is the only rounding that matters. Where e^(2|z|)
-    overflows, tanh is +-1. The backward takes 1 - tanh^2 as (1 - tanh)(1 + tanh), which does not
-    round tanh^2 where tanh is near +-1.
+    Evaluated as tanh(|z|) = 1 / (1 + 2/t), t = e^(2|z|) - 1 (expm1), with z's sign: that is
+    t / (t + 2), accurate near 0 (expm1 keeps the small difference) and rounded once near +-1, and
+    its edge cases fall out of the formula: t = 0 gives 0, t = inf gives 1. The backward takes
+    1 - tanh^2 as (1 - tanh)(1 + tanh), which does not round tanh^2 where tanh is near +-1.
     """
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
         t = torch.expm1(2 * z.abs())
-        y = torch.copysign(torch.where(torch.isinf(t), 1.0, t / (t + 2)), z)
+        y = torch.copysign(1 / (1 + 2 / t), z)
         ctx.save_for_backward(y)
         return y
 
