@@ -10,8 +10,9 @@ whole formula runs once in float32 with autocast off, and the result is rounded 
 - Softmax, LogSoftmax and Softplus return float32 (`float32_under_autocast`), as torch's versions
   do under CUDA autocast, where they sit on the float32 list.
 
-losses/_autocast.py imports LOW_PRECISION, _any_autocast_enabled and _autocast_device from here
-(activations are the lower layer, so they do not import losses).
+losses/_autocast.py imports LOW_PRECISION and autocast_device from here (activations are the lower
+layer, so they do not import losses). The check is torch's public per-device query on the
+tensor's own device, once per call.
 """
 from __future__ import annotations
 
@@ -24,15 +25,7 @@ F = TypeVar("F", bound=Callable[..., torch.Tensor])
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
-# False unless autocast is on for some device: one C call, so that the common case (no autocast)
-# costs next to nothing; torch.nn.RNN makes the same check. torch offers no public "any device"
-# query; the per-device public one needs the tensor's device first.
-_any_autocast_enabled: Callable[[], bool] = getattr(
-    torch._C, "_is_any_autocast_enabled",
-    lambda: torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"))
-
-
-def _autocast_device(z: torch.Tensor) -> str | None:
+def autocast_device(z: torch.Tensor) -> str | None:
     """z's device type if autocast is enabled for it, else None (also for device types autocast
     does not know, such as meta, where torch.is_autocast_enabled raises)."""
     try:
@@ -44,10 +37,8 @@ def _autocast_device(z: torch.Tensor) -> str | None:
 def _in_float32(forward: F, keep_dtype: bool) -> F:
     @functools.wraps(forward)
     def wrapper(self, z: torch.Tensor) -> torch.Tensor:
-        if not _any_autocast_enabled():
-            return forward(self, z)
-        device_type = _autocast_device(z)
-        if device_type is None:  # autocast is on, but for another device
+        device_type = autocast_device(z)
+        if device_type is None:  # autocast is off for z's device
             return forward(self, z)
         with torch.autocast(device_type, enabled=False):
             # .float() and .to() are differentiable: the gradient comes back in z's dtype

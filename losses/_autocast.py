@@ -12,9 +12,8 @@ from typing import Callable, TypeVar
 
 import torch
 
-# the same cheap "is autocast on anywhere" check the activations use
-from activations._autocast import LOW_PRECISION, _any_autocast_enabled as any_autocast_enabled
-from activations._autocast import _autocast_device as autocast_device
+# the same public per-device check the activations use
+from activations._autocast import LOW_PRECISION, autocast_device
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -35,11 +34,9 @@ def float32_under_autocast(forward: F) -> F:
 
     @functools.wraps(forward)
     def wrapper(self, *args, **kwargs):
-        if not any_autocast_enabled():
-            return forward(self, *args, **kwargs)
         first = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
         device_type = autocast_device(first) if first is not None else None
-        if device_type is None:  # autocast is on, but for another device
+        if device_type is None:  # autocast is off for that tensor's device
             return forward(self, *args, **kwargs)
         args = tuple(to_float32(a) for a in args)
         kwargs = {k: to_float32(v) for k, v in kwargs.items()}
