@@ -282,10 +282,11 @@ def check_choices(jobs: list[Job], configs: list[Config], metric: str | None, be
     """--metric and --best-of must name something the runs have: one ValueError listing what they have."""
     available = _available_metrics(jobs)
     if metric and available and final_key not in available and val_key not in available:
-        raise ValueError(f"--metric {metric}: no run logged {val_key} or {final_key}; available: {', '.join(available)}")
+        test_key = "test/" + val_key.split("/", 1)[1]
+        raise ValueError(f"--metric {metric}: no run logged {val_key} or {test_key}; available: {', '.join(available)}")
     keys = sorted({k for c in configs for k, _ in c.key})
     if best_of and best_of not in keys:
-        raise ValueError(f"--best-of {best_of}: no run set {best_of}; the overrides that vary are: "
+        raise ValueError(f"--best-of {best_of}: no run set {best_of}; the runs set: "
                          f"{', '.join(keys) or '(none)'}")
 
 

@@ -315,3 +315,53 @@ def test_optuna_sweep_runs(tmp_path):
     best = yaml.safe_load((out / "optimization_results.yaml").read_text())
     assert 1e-4 <= best["best_params"]["optimizer.lr"] <= 2.0
     assert len(table((out / "comparison.md").read_text())) == 2
+
+
+# -- bad input: one line, exit 2; broken records: failed rows -------------------------------------------------
+def test_help_prints_and_exits_0():
+    proc = subprocess.run([sys.executable, str(ROOT / "compare.py"), "--help"], cwd=ROOT, env=ENV, text=True,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "(default 95%)" in proc.stdout and "--best-of KEY" in proc.stdout
+
+
+@pytest.mark.parametrize("content", ["[]", '{"status": "ok", "seed": 3, "metrics": null}', "null", '"ok"'])
+def test_metrics_json_without_a_record_is_a_failed_row(sweep, tmp_path, content):
+    d = copy_sweep(sweep, tmp_path / "sw")
+    broken = d / "9"
+    shutil.copytree(d / "0", broken)
+    (broken / "metrics.json").write_text(content)
+    write_overrides(broken, like=d / "0", optimizer="rmsprop")
+    md = compare(d)[0].read_text()
+    row = table(md)["optimizer=rmsprop"]
+    assert row["failed"] == "1 (failed)" and row["seeds ok"] == "0/1"
+    assert f"`{broken}` (failed)" in md
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--metric", "nosuch"], "compare.py: --metric nosuch: no run logged val/nosuch or test/nosuch; available: "),
+    (["--best-of", "nosuchkey"], "compare.py: --best-of nosuchkey: no run set nosuchkey; the runs set: "
+                                 "callbacks.progress_bar, optimizer, trainer.max_epochs"),
+])
+def test_unknown_metric_or_key_is_one_line_naming_the_available_ones(sweep, tmp_path, capsys, option, message):
+    assert main([str(sweep), *option, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+    if option[0] == "--metric":
+        assert "test/acc" in err and "val/loss" in err and "train/loss" in err
+    assert not (tmp_path / "comparison.md").exists()
+
+
+def test_best_of_after_optuna_confirms_the_chosen_configuration_not_a_new_search(sweep, tmp_path):
+    d = tmp_path / "sw"
+    d.mkdir()
+    for i, job in enumerate(sorted(p for p in sweep.iterdir() if p.is_dir())):
+        dst = copy_sweep(job, d / str(i))
+        write_overrides(dst, like=job, **{"hparams_search": "optuna", "optimizer.lr": f"0.0{i + 1}", "seed": 0,
+                                          "hydra.sweeper.n_trials": 4})
+    md = compare(d, best_of="optimizer")[0].read_text()
+    confirm = [line.strip() for line in md.splitlines() if line.strip().startswith("python train.py -m")]
+    assert len(confirm) == 2
+    for line in confirm:
+        assert "hparams_search" not in line and "hydra.sweeper" not in line
+        assert "optimizer=" in line and "optimizer.lr=0.0" in line and line.endswith("seed=0,1,2")
