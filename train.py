@@ -20,7 +20,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from datamodules import DatasetNotFoundError
+from datamodules import DataError
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
 from runner.launch import process_facts  # also registers the resolvers configs/hydra/default.yaml uses
 from runner.checks import optimizer_key
@@ -29,6 +29,8 @@ from runner.quiet import quiet_library_notices
 from runner.rng_state import RngStateCheckpoint
 from runner.threads import apply_threads
 from runner.record import run_facts
+from runner.outcome import RunRecord, record_failure
+from runner.validate import best_checkpoint, check_model_fits, refuse_null_groups, validate_config
 
 log = logging.getLogger("refzoo")
 
@@ -66,6 +68,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     """
     started = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir)
+    validate_config(cfg)  # value types, trainer values, the judge file (runner/validate.py)
     ckpt_path = check_config(cfg)
     try:
         threads = apply_threads(cfg.get("threads", "auto"))
@@ -75,9 +78,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
 
     datamodule = _instantiate(cfg.data, "data")
     model = _instantiate(cfg.model, "model")
+    check_model_fits(cfg, model, ckpt_path)  # the checkpoint's keys and shapes, batch norm vs batch size
     # part of every run's contract, whatever the callbacks group says: exact resume, no NaN checkpoints
     callbacks = [*_instantiate_all(cfg.get("callbacks"), "callbacks"), RngStateCheckpoint(), DivergenceGuard(),
-                 *extra_callbacks]
+                 RunRecord(cfg, _hydra_choices()), *extra_callbacks]
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     # a logger that is also a callback learns where a resumed run starts (runner/csv_logger.py)
     callbacks += [lg for lg in loggers if isinstance(lg, pl.Callback)]
@@ -102,7 +106,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
             diverged, status = err, "diverged"
         fit_metrics = collect_metrics(trainer.callback_metrics)
     if cfg.get("test", True) and status == "ok":
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        best = best_checkpoint(trainer)  # "" when there is none or its file is gone
         # the path itself rather than "best", which Lightning resolves with a warning when, as here, there is
         # more than one ModelCheckpoint (the best weights and last.ckpt); it takes the first one, this one
         test_ckpt = best or (None if cfg.get("train", True) else ckpt_path)
@@ -138,6 +142,7 @@ def main(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except Exception as err:  # noqa: BLE001 - one job of a sweep must not end the sweep
+        record_failure(cfg, err, _hydra_choices())  # single runs too: the folder says how the run ended
         if _in_multirun():
             # the sweep goes on; compare.py shows this job as a failed row
             if isinstance(err, DivergedError):
@@ -153,7 +158,7 @@ def main(cfg: DictConfig) -> float | None:
         if isinstance(err, DivergedError):
             log.error("%s", err)
             sys.exit(3)
-        if isinstance(err, DatasetNotFoundError):  # raised by prepare_data when a download fails
+        if isinstance(err, DataError):  # a dataset missing or unreadable, or data settings that cannot work
             log.error("data error: %s", err)
             sys.exit(2)
         raise
@@ -162,4 +167,5 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+    refuse_null_groups(sys.argv[1:], Path(__file__).resolve().parent / "configs")  # before Hydra composes
     main()
