@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,28 +46,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_together(commands: list[list[str]], envs: list[dict[str, str]], cwd: Path, logs: Path) -> list[str]:
-    """Start the processes of one launch at once (as nodes or srun tasks would), wait for all; their output."""
+def _run_together(commands: list[list[str]], envs: list[dict[str, str]], cwd: Path, logs: Path) -> None:
+    """Start the processes of one launch at once (as nodes or srun tasks would); all must exit 0."""
     logs.mkdir(parents=True, exist_ok=True)
     procs, files = [], []
     for i, (cmd, env) in enumerate(zip(commands, envs)):
         f = open(logs / f"process{i}.txt", "w+")  # files, not pipes: a full pipe would stall one rank
         files.append(f)
-        procs.append(subprocess.Popen(cmd, env=env, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, text=True))
+        # own session: a hung launch is ended with the workers torchrun or Lightning started under it
+        procs.append(subprocess.Popen(cmd, env=env, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, text=True,
+                                      start_new_session=True))
+    deadline = time.monotonic() + TIMEOUT
     try:
-        codes = [p.wait(timeout=TIMEOUT) for p in procs]
+        # one failed process leaves the others waiting for it in the process group: stop them at once
+        while any(p.poll() is None for p in procs) and not any(p.returncode for p in procs):
+            assert time.monotonic() < deadline, f"launch still running after {TIMEOUT} s"
+            time.sleep(0.5)
     finally:
         for p in procs:
             if p.poll() is None:
-                p.kill()
-    outputs = []
-    for f in files:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    failed = []
+    for i, (p, f) in enumerate(zip(procs, files)):
         f.seek(0)
-        outputs.append(f.read())
+        if p.returncode:
+            failed.append(f"process {i} exited {p.returncode}:\n{f.read()[-3000:]}")
         f.close()
-    for code, out in zip(codes, outputs):
-        assert code == 0, out[-4000:]
-    return outputs
+    assert not failed, "\n".join(failed)
 
 
 @pytest.fixture(scope="module")
