@@ -86,7 +86,8 @@ def step(module: nn.Module, inputs, lengths):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few repeats, results printed, not written")
+    parser.add_argument("--quick", action="store_true", help="few repeats; results printed, not written")
+    parser.add_argument("--only", default="", help="run the cases whose label contains this text")
     opts = parser.parse_args()
     repeats = 5 if opts.quick else 21
     torch.set_num_threads(1)
@@ -94,6 +95,8 @@ def main() -> None:
     rows = []
     compile_s = {}
     for label, name, args, kwargs, make_inputs, lengths in cases():
+        if opts.only not in label:
+            continue
         torch.manual_seed(0)
         theirs = getattr(nn, name)(*args, **kwargs)
         ours = getattr(layers, name)(*args, **kwargs)
@@ -121,7 +124,7 @@ def main() -> None:
                else "default allocator."))
     firsts = ", ".join(f"{k.split(',')[0]} {v:.1f}" for k, v in compile_s.items())
     body = note + "\n\n" + table + f"\n\nFirst compiled call of ours (compiling; wall seconds): {firsts}."
-    if opts.quick:
+    if opts.quick or opts.only:
         print(body)
     else:
         write_result("layers", "Layers vs torch.nn (forward+backward, CPU, zoo sizes)", body)

@@ -17,58 +17,94 @@ PADDING_MODES = ("zeros",)
 TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-class _Conv2dFn(torch.autograd.Function):
-    """z[n, o, p] = b[o] + sum_k W[o, k] X[n, k, p]
+def _group_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a[k] @ b[k] for each group k; one plain matrix product when there is one group (torch's
+    batched product with a batch of one runs at about half the speed of the plain one)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0]).unsqueeze(0)
+    return torch.bmm(a, b)
 
-    X = unfold(x): column p holds the (c_in/groups * kh * kw) input values under output pixel p, so
-    the convolution is one matrix product per group. With g = dL/dz:
-        dW[o, k] = sum_{n, p} g[n, o, p] X[n, k, p]        (g X^T, summed over the batch)
-        db[o]    = sum_{n, p} g[n, o, p]
-        dX       = W^T g,   dx = fold(dX)                   (fold adds each column back where it came from)
+
+def _offsets(kernel, dilation, stride, out_hw):
+    """For each kernel position (u, v): the strided slices of the padded input it reads, i.e. the
+    pixels x_pad[d_h u + s_h i, d_w v + s_w j] for every output pixel (i, j)."""
+    (kh, kw), (dh, dw), (sh, sw), (oh, ow) = kernel, dilation, stride, out_hw
+    for u in range(kh):
+        for v in range(kw):
+            yield u, v, (slice(u * dh, u * dh + sh * (oh - 1) + 1, sh), slice(v * dw, v * dw + sw * (ow - 1) + 1, sw))
+
+
+def _fold(d_cols, padded_shape, kernel, dilation, stride, out_hw):
+    """(c, n, H_pad, W_pad): each row (c, u, v) of d_cols added back at the pixels unfold read it from."""
+    n, c, h_pad, w_pad = padded_shape
+    if stride == (1, 1):
+        # each kernel position's rows land on a shifted block: a sum of zero-padded shifts, out of
+        # place, which torch.compile fuses into one pass (in-place strided adds it cannot)
+        dx = None
+        for u, v, (rows, cols) in _offsets(kernel, dilation, stride, out_hw):
+            term = F.pad(d_cols[:, u, v], (cols.start, w_pad - cols.stop, rows.start, h_pad - rows.stop))
+            dx = term if dx is None else dx + term
+        return dx
+    dx = d_cols.new_zeros(c, n, h_pad, w_pad)
+    for u, v, window in _offsets(kernel, dilation, stride, out_hw):
+        dx[(slice(None), slice(None), *window)] += d_cols[:, u, v]
+    return dx
+
+
+class _Conv2dFn(torch.autograd.Function):
+    """z[n, o, p] = b[o] + sum_k W[o, k] X[k, n, p]
+
+    X = unfold(x_pad): row k = (c, u, v) holds x_pad[n, c, d_h u + s_h i, d_w v + s_w j] for every
+    output pixel p = (i, j) of every sample n, so the convolution is one matrix product per group,
+    (c_out/groups, k) x (k, N * pixels). With g = dL/dz:
+        dW = g X^T          (summed over the batch and the pixels by the same product)
+        db = sum over n, p of g
+        dX = W^T g,  dx = fold(dX): each row k of dX added back where unfold read it
     `pads` = (top, bottom, left, right): torch's 'same' puts the odd extra pixel at the bottom/right.
+    unfold and fold run over the kh x kw kernel positions, each one strided copy or add of all
+    channels, samples and pixels at once; the layout (k, N * pixels) makes every product one
+    large matrix product.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
         top, bottom, left, right = pads
-        if bottom != top or right != left:  # unfold pads symmetrically; the rest goes on first
-            x_pad = F.pad(x, (0, right - left, 0, bottom - top))
-        else:
-            x_pad = x
-        n = x.shape[0]
-        out_c, in_per_group, kh, kw = weight.shape
-        cols = F.unfold(x_pad, (kh, kw), dilation=dilation, padding=(top, left), stride=stride)
-        k = in_per_group * kh * kw
-        w = weight.view(groups, out_c // groups, k)
-        z = torch.matmul(w, cols.view(n, groups, k, -1))  # (n, groups, out_c/groups, pixels)
+        x_pad = F.pad(x, (left, right, top, bottom)) if any(pads) else x
+        n, c = x.shape[:2]
+        out_c, _, kh, kw = weight.shape
+        out_hw = [(size - d * (k - 1) - 1) // s + 1
+                  for size, k, s, d in zip(x_pad.shape[2:], (kh, kw), stride, dilation)]
+        x_cn = x_pad.transpose(0, 1)  # (c, n, H, W) view
+        # rows (c, u, v): stacked out of place, which torch.compile fuses into one copy
+        cols = torch.stack([x_cn[(slice(None), slice(None), *window)]
+                            for _, _, window in _offsets((kh, kw), dilation, stride, out_hw)], 1)
+        cols = cols.view(groups, -1, n * out_hw[0] * out_hw[1])
+        z = _group_matmul(weight.view(groups, out_c // groups, -1), cols)  # (groups, c_out/groups, N * pixels)
+        z = z.view(out_c, n, *out_hw).transpose(0, 1).contiguous()
         if bias is not None:
-            z += bias.view(groups, -1, 1)
-        oh = (x_pad.shape[2] + 2 * top - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        ow = (x_pad.shape[3] + 2 * left - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+            z += bias.view(1, -1, 1, 1)
         ctx.save_for_backward(cols, weight)
-        ctx.conf = (x.shape, x_pad.shape[2:], stride, (top, left), dilation, groups, bias is not None)
-        return z.view(n, out_c, oh, ow)
+        ctx.conf = (x.shape, x_pad.shape, stride, (top, left), dilation, groups, bias is not None)
+        return z
 
     @staticmethod
     @once_differentiable  # the columns are an intermediate: no graph back to x through dW
     def backward(ctx, g):
         cols, weight = ctx.saved_tensors
-        x_shape, padded_hw, stride, pad, dilation, groups, has_bias = ctx.conf
-        n = g.shape[0]
-        out_c, in_per_group, kh, kw = weight.shape
-        k = in_per_group * kh * kw
-        g = g.reshape(n, groups, out_c // groups, -1)
+        x_shape, padded_shape, stride, (top, left), dilation, groups, has_bias = ctx.conf
+        out_c, _, kh, kw = weight.shape
+        out_hw = g.shape[2:]
+        g_rows = g.transpose(0, 1).reshape(groups, out_c // groups, -1)  # (groups, c_out/groups, N * pixels)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            d_cols = torch.matmul(weight.view(groups, out_c // groups, k).transpose(1, 2), g)
-            dx = F.fold(d_cols.view(n, groups * k, -1), padded_hw, (kh, kw), dilation=dilation,
-                        padding=pad, stride=stride)
-            if tuple(padded_hw) != tuple(x_shape[2:]):
-                dx = dx[:, :, : x_shape[2], : x_shape[3]]
+            d_cols = _group_matmul(weight.view(groups, out_c // groups, -1).transpose(1, 2), g_rows)
+            d_cols = d_cols.view(x_shape[1], kh, kw, x_shape[0], *out_hw)
+            dx_cn = _fold(d_cols, padded_shape, (kh, kw), dilation, stride, out_hw)
+            dx = dx_cn[:, :, top : top + x_shape[2], left : left + x_shape[3]].transpose(0, 1).contiguous()
         if ctx.needs_input_grad[1]:
-            dw = torch.matmul(g, cols.view(n, groups, k, -1).transpose(2, 3)).sum(0).view(weight.shape)
+            dw = _group_matmul(g_rows, cols.transpose(1, 2)).view(weight.shape)
         if has_bias and ctx.needs_input_grad[2]:
-            db = g.sum((0, 3)).view(-1)
+            db = g.sum((0, 2, 3))
         return dx, dw, db, None, None, None, None
 
 
