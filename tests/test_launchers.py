@@ -59,7 +59,7 @@ def _run_together(commands: list[list[str]], envs: list[dict[str, str]], cwd: Pa
     deadline = time.monotonic() + TIMEOUT
     try:
         # one failed process leaves the others waiting for it in the process group: stop them at once
-        while any(p.poll() is None for p in procs) and not any(p.returncode for p in procs):
+        while None in (codes := [p.poll() for p in procs]) and not any(codes):
             assert time.monotonic() < deadline, f"launch still running after {TIMEOUT} s"
             time.sleep(0.5)
     finally:
