@@ -2,15 +2,19 @@
 
 torch's fused optimizers are hand-written C++/CUDA kernels. Ours are not a second copy of the math:
 each optimizer's file has one per-parameter function (``_adam_param``, ``_sgd_param``, ...) that its
-single-tensor path calls once per parameter with Python numbers, and a small "group loop" that calls
-the same function for every parameter of a (device, dtype) group. fused=True runs that loop through
+single-tensor path calls once per parameter, and a small "group loop" that calls the same function
+for every parameter of a (device, dtype) group. fused=True runs that loop through
 ``torch.compile``, so the whole group becomes one compiled call whose kernels read each tensor once.
 
-Values that change while training (lr, betas, momentum, the bias corrections of each param's step
-count) enter the compiled loop as float64 tensors, not Python numbers: torch.compile bakes Python
-numbers into the compiled code and would compile again at every new value. The scalar arithmetic
-on them (e.g. ``lr / (1 - beta1 ** t)``) stays in Python doubles, done once per distinct step
-count, exactly as the single-tensor path does it; the compiled code only reads the results.
+The values a rule multiplies by and that change while training (lr, momentum, betas, the bias
+corrections of each param's step count) reach the per-parameter function as 0-dim tensors of the
+param's dtype and device (see `operands`), on both paths, and are used only as tensor operands
+(``mul_``, ``div_``, ``lerp_``'s weight, ``addcmul_``'s factor). torch.compile bakes a Python number
+into the compiled code (and compiles again at each new value), and it mishandles a tensor passed
+where an op expects a number (``alpha=``, ``value=``); a tensor operand is read at run time. The
+scalar arithmetic that produces these values (e.g. ``lr / (1 - beta1 ** t)``) stays in Python
+doubles, once per distinct step count, as in torch's single-tensor step; values that stay fixed
+for a run (eps, weight decay, dampening, the on/off options) remain Python numbers.
 
 torch.compile keys its compiled code on the group's layout (number, shapes, dtypes and strides of the
 params, the on/off options), so a run compiles once per param group, on its first step.
@@ -88,21 +92,33 @@ def skip_step(found_inf: Tensor | None) -> bool:
     return found_inf is not None and bool(found_inf.item() != 0)
 
 
-def per_step_values(steps: list[Tensor], rule: Callable[[float], tuple[float, ...]],
-                    device: torch.device) -> Tensor:
-    """``rule(t)`` for each param's step count t, as one (params, values) float64 tensor on `device`.
+def operands(values, like: Tensor) -> tuple[Tensor, ...]:
+    """Scalars (numbers, or 0-dim tensors for Tensor hyperparameters) as 0-dim tensors of `like`'s
+    dtype and device: the form in which a per-parameter rule multiplies by them."""
+    return tuple(torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in values)
 
-    rule is the optimizer's own scalar arithmetic (bias corrections, decayed lr); params usually
-    share their step count, so it runs once per distinct count.
-    """
+
+class PerStep:
+    """`operands(rule(t), like)`, made once per (t, dtype, device) within one step: params usually
+    share their step count, so the single-tensor path does not build tensors per param."""
+
+    def __init__(self, rule: Callable):
+        self.rule, self.made = rule, {}
+
+    def __call__(self, t: float, like: Tensor) -> tuple[Tensor, ...]:
+        key = (t, like.dtype, like.device)
+        if key not in self.made:
+            self.made[key] = operands(self.rule(t), like)
+        return self.made[key]
+
+
+def per_step_values(steps: list[Tensor], rule: Callable[[float], tuple[float, ...]],
+                    like: Tensor) -> Tensor:
+    """``rule(t)`` for each param's step count t, as one (params, values) tensor of `like`'s dtype
+    and device (the fused path indexes its rows); rule runs once per distinct count."""
     counts = torch.stack(steps).tolist()  # one transfer for the group, not one per param
     by_count = {t: rule(t) for t in set(counts)}
-    return torch.tensor([by_count[t] for t in counts], dtype=torch.float64, device=device)
-
-
-def scalars(values: list[float], device: torch.device) -> Tensor:
-    """Group-wide hyperparameters that may change between steps, as one float64 tensor."""
-    return torch.tensor(values, dtype=torch.float64, device=device)
+    return torch.tensor([by_count[t] for t in counts], dtype=like.dtype, device=like.device)
 
 
 def on_device(x: Tensor | None, device: torch.device) -> Tensor | None:

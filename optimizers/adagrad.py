@@ -63,7 +63,8 @@ class Adagrad(Optimizer):
         self._check_fused_params = True
 
     def _new_state(self, p: Tensor, group: dict) -> None:
-        real_only(p, "Adagrad")
+        if not group["fused"]:  # fused groups refuse non-float params at the first step, as torch
+            real_only(p, "Adagrad")
         state = self.state[p]
         state["step"] = new_step(p, bool(group["fused"]))
         # the constructor's value, whatever the group says: torch's behaviour
@@ -127,34 +128,35 @@ def _decayed_lr(t, lr, lr_decay):
     return lr / (1 + (t - 1) * lr_decay)
 
 
-def _adagrad_param(param, g, cache, *, lr_t, eps, weight_decay, maximize) -> None:
-    """The rule for one param, in place. lr_t is a Python number on the single-tensor path and a
-    float64 0-dim tensor on the fused (compiled) path."""
+def _adagrad_param(param, g, cache, lr_t, *, eps, weight_decay, maximize) -> None:
+    """The rule for one param, in place. lr_t is a 0-dim tensor of the param's dtype, used only as
+    a tensor operand (see optimizers/_fused.py)."""
     if maximize:
         g = -g
     if weight_decay != 0:
         g = g.add(param, alpha=weight_decay)       # g = g + wd * w
     cache.addcmul_(g, g, value=1)                  # cache = cache + g^2
     std = cache.sqrt().add_(eps)                   # sqrt(cache) + eps
-    param.addcdiv_(g, std, value=-lr_t)            # w = w - lr_t * g / (sqrt(cache) + eps)
+    param.addcdiv_(g, std.div_(lr_t), value=-1)    # w = w - lr_t * g / (sqrt(cache) + eps)
 
 
 def _single_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,
                            maximize) -> None:
     """One param at a time: the readable oracle."""
+    scalars = _fused.PerStep(lambda t: (_decayed_lr(t, lr, lr_decay),))
     for param, g, cache, step_t in zip(params, grads, sums, steps):
         step_t += 1
-        _adagrad_param(param, g, cache, lr_t=_decayed_lr(step_t.item(), lr, lr_decay), eps=eps,
+        _adagrad_param(param, g, cache, *scalars(step_t.item(), param), eps=eps,
                        weight_decay=weight_decay, maximize=maximize)
 
 
 def _adagrad_group(params, grads, sums, per_param, grad_scale, *, eps, weight_decay,
                    maximize) -> None:
     """Every param of one (device, dtype) group through `_adagrad_param`: what fused=True compiles.
-    per_param rows: (lr_t,)."""
+    per_param rows: (lr_t,) at each param's step count."""
     for i, param in enumerate(params):
         g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
-        _adagrad_param(param, g, sums[i], lr_t=per_param[i, 0], eps=eps, weight_decay=weight_decay,
+        _adagrad_param(param, g, sums[i], per_param[i, 0], eps=eps, weight_decay=weight_decay,
                        maximize=maximize)
 
 
@@ -166,12 +168,11 @@ def _fused_adagrad(params, grads, sums, steps, *, lr, lr_decay, grad_scale, foun
     group_loop = _fused.compiled(_adagrad_group)
     for dev_params, dev_grads, dev_sums, dev_steps in group_by_device_and_dtype(
             params, grads, sums, steps):
-        device = dev_params[0].device
         bump_steps(dev_steps)
         per_param = _fused.per_step_values(dev_steps, lambda t: (_decayed_lr(t, lr, lr_decay),),
-                                           device)
-        group_loop(dev_params, dev_grads, dev_sums, per_param, _fused.on_device(grad_scale, device),
-                   **options)
+                                           dev_params[0])
+        group_loop(dev_params, dev_grads, dev_sums, per_param,
+                   _fused.on_device(grad_scale, dev_params[0].device), **options)
 
 
 def _multi_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,

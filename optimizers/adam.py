@@ -132,78 +132,78 @@ class Adam(Optimizer):
         return loss
 
 
-def _bias_corrections(t, lr, beta1, beta2):
-    """(step size, sqrt of the second bias correction) at step t: the scalar part of the rule.
-    With Tensor lr or betas these are tensors, rounded to their dtype as in torch."""
+def _adam_scalars(t, lr, beta1, beta2, weight_decay):
+    """The scalar part of the rule at step t: (weight of g in m, step size, sqrt of the second bias
+    correction, decoupled decay factor). With Tensor hyperparameters these are tensors, rounded to
+    their dtype as in torch."""
     bias_correction1 = 1 - beta1 ** t
     bias_correction2 = 1 - beta2 ** t
-    return lr / bias_correction1, bias_correction2 ** 0.5   # lr * mhat / m, sqrt(vhat / v)^-1
+    return (1 - beta1,                      # m = b1 * m + (1 - b1) * g
+            lr / bias_correction1,          # lr * mhat / m
+            bias_correction2 ** 0.5,        # sqrt(v / vhat)
+            1 - lr * weight_decay)          # w = w - lr * wd * w  =  (1 - lr * wd) * w
 
 
-def _adam_param(param, g, m, v, vmax, *, step_size, bias_correction2_sqrt, lr, beta1, beta2, eps,
-                weight_decay, amsgrad, maximize, decoupled) -> None:
-    """The rule for one param, in place. Scalars are Python numbers on the single-tensor path and
-    float64 0-dim tensors on the fused (compiled) path."""
+def _adam_param(param, g, m, v, vmax, m_weight, step_size, bias_correction2_sqrt, decay, *, beta2,
+                eps, weight_decay, amsgrad, maximize, decoupled) -> None:
+    """The rule for one param, in place. The positional scalars (from `_adam_scalars`) are 0-dim
+    tensors of the param's dtype, used only as tensor operands (see optimizers/_fused.py)."""
     if maximize:
         g = -g
     if weight_decay != 0:
         if decoupled:
-            param.mul_(1 - lr * weight_decay)                # w = w - lr * wd * w (AdamW)
+            param.mul_(decay)                                # w = w - lr * wd * w (AdamW)
         else:
             g = g.add(param, alpha=weight_decay)             # g = g + wd * w
-    m.lerp_(g, 1 - beta1)                                    # m = b1 * m + (1 - b1) * g
+    m.lerp_(g, m_weight)                                     # m = b1 * m + (1 - b1) * g
     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)            # v = b2 * v + (1 - b2) * g^2
     if amsgrad:
-        torch.maximum(vmax, v, out=vmax)                     # vmax = max(vmax, v)
-        v = vmax
-    denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)     # sqrt(vhat) + eps
-    param.addcdiv_(m, denom, value=-step_size)               # w = w - lr * mhat / (sqrt(vhat) + eps)
+        # vmax = max(vmax, v) (not out=vmax: torch.compile refuses out= on a non-contiguous param's state)
+        v = vmax.copy_(torch.maximum(vmax, v))
+    denom = v.sqrt().div_(bias_correction2_sqrt).add_(eps)   # sqrt(vhat) + eps
+    # w = w - lr * mhat / (sqrt(vhat) + eps) = w - step_size * m / denom
+    param.addcdiv_(m, denom.div_(step_size), value=-1)
 
 
 def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
                         beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
     """One param at a time: the readable oracle."""
+    scalars = _fused.PerStep(lambda t: _adam_scalars(t, lr, beta1, beta2, weight_decay))
     for i, param in enumerate(params):
         steps[i] += 1
-        step_size, bias_correction2_sqrt = _bias_corrections(steps[i].item(), lr, beta1, beta2)
         _adam_param(param, grads[i], exp_avgs[i], exp_avg_sqs[i],
-                    max_exp_avg_sqs[i] if amsgrad else None, step_size=step_size,
-                    bias_correction2_sqrt=bias_correction2_sqrt, lr=lr,
-                    # a Tensor beta1 weights lerp_, which takes a tensor of the param's dtype
-                    beta1=beta1.to(param) if isinstance(beta1, Tensor) else beta1, beta2=beta2,
-                    eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                    decoupled=decoupled)
-
-
-def _adam_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, per_param, per_group,
-                grad_scale, *, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
-    """Every param of one (device, dtype) group through `_adam_param`: what fused=True compiles.
-    per_param rows: (step size, sqrt of bias correction 2); per_group: (lr, beta1, beta2)."""
-    lr, beta1, beta2 = per_group.unbind()
-    for i, param in enumerate(params):
-        g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
-        step_size, bias_correction2_sqrt = per_param[i].unbind()
-        _adam_param(param, g, exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] if amsgrad else None,
-                    step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt, lr=lr,
-                    beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                    max_exp_avg_sqs[i] if amsgrad else None, *scalars(steps[i].item(), param),
+                    beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                     maximize=maximize, decoupled=decoupled)
 
 
+def _adam_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, per_param, grad_scale, *,
+                beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
+    """Every param of one (device, dtype) group through `_adam_param`: what fused=True compiles.
+    per_param rows: `_adam_scalars` at each param's step count."""
+    for i, param in enumerate(params):
+        g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
+        m_weight, step_size, bias_correction2_sqrt, decay = per_param[i].unbind()
+        _adam_param(param, g, exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] if amsgrad else None,
+                    m_weight, step_size, bias_correction2_sqrt, decay, beta2=beta2, eps=eps,
+                    weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                    decoupled=decoupled)
+
+
 def _fused_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2,
-                grad_scale, found_inf, **options) -> None:
+                weight_decay, grad_scale, found_inf, **options) -> None:
     """The compiled `_adam_group`, once per (device, dtype) group."""
     if _fused.skip_step(found_inf):
         return
     group_loop = _fused.compiled(_adam_group)
     for (dev_params, dev_grads, dev_m, dev_v, dev_vmax, dev_steps) in group_by_device_and_dtype(
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
-        device = dev_params[0].device
         bump_steps(dev_steps)
-        per_param = _fused.per_step_values(dev_steps, lambda t: _bias_corrections(t, lr, beta1, beta2),
-                                           device)
+        per_param = _fused.per_step_values(
+            dev_steps, lambda t: _adam_scalars(t, lr, beta1, beta2, weight_decay), dev_params[0])
         group_loop(dev_params, dev_grads, dev_m, dev_v, dev_vmax, per_param,
-                   _fused.scalars([lr, beta1, beta2], device), _fused.on_device(grad_scale, device),
-                   **options)
+                   _fused.on_device(grad_scale, dev_params[0].device), beta2=beta2,
+                   weight_decay=weight_decay, **options)
 
 
 def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,

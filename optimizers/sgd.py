@@ -108,11 +108,11 @@ class SGD(Optimizer):
         return loss
 
 
-def _sgd_param(param, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize):
+def _sgd_param(param, g, buf, lr, momentum, *, dampening, weight_decay, nesterov, maximize):
     """The rule for one param, in place; returns its momentum buffer (born as a copy of g).
 
-    momentum is None when it is off (0). Scalars are Python numbers on the single-tensor path and
-    float64 0-dim tensors on the fused (compiled) path."""
+    lr and momentum are 0-dim tensors of the param's dtype, used only as tensor operands (see
+    optimizers/_fused.py); momentum is None when it is off (0)."""
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -122,34 +122,43 @@ def _sgd_param(param, g, buf, *, lr, momentum, dampening, weight_decay, nesterov
             buf = g.detach().clone()                       # v_1 = g_1
         else:
             buf.mul_(momentum).add_(g, alpha=1 - dampening)  # v = mu * v + (1 - tau) * g
-        g = g.add(buf, alpha=momentum) if nesterov else buf  # nesterov: g + mu * v; classic: v
-    param.add_(g, alpha=-lr)                               # w = w - lr * g
+        if not nesterov:
+            g = buf                                        # classic: v
+        elif g.is_sparse:  # addcmul has no sparse kernel; sparse grads never reach torch.compile
+            g = g.add(buf, alpha=momentum)
+        else:
+            g = torch.addcmul(g, buf, momentum)            # nesterov: g + mu * v
+    if g.is_sparse:  # nn.Embedding(sparse=True) gradients, as above
+        param.add_(g, alpha=-lr)
+    else:
+        param.addcmul_(g, lr, value=-1)                    # w = w - lr * g
     return buf
 
 
 def _single_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,
                        maximize) -> None:
     """One param at a time: the readable oracle. New momentum buffers are written into `bufs`."""
+    scalars = _fused.PerStep(lambda _: (lr, momentum))  # no step count: one pair per dtype/device
     for i, param in enumerate(params):
-        buf = _sgd_param(param, grads[i], bufs[i] if momentum != 0 else None, lr=lr,
-                         momentum=momentum if momentum != 0 else None, dampening=dampening,
+        lr_t, momentum_t = scalars(0, param)
+        buf = _sgd_param(param, grads[i], bufs[i] if momentum != 0 else None, lr_t,
+                         momentum_t if momentum != 0 else None, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         if momentum != 0:
             bufs[i] = buf
 
 
-def _sgd_group(params, grads, bufs, per_group, grad_scale, *, with_momentum, dampening,
+def _sgd_group(params, grads, bufs, lr, momentum, grad_scale, *, with_momentum, dampening,
                weight_decay, nesterov, maximize) -> list:
     """Every param of one (device, dtype) group through `_sgd_param`: what fused=True compiles.
-    per_group: (lr, momentum). Returns the momentum buffers."""
-    lr, momentum = per_group.unbind()
+    Returns the momentum buffers."""
     new_bufs = []
     for i, param in enumerate(params):
         g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
-        new_bufs.append(_sgd_param(param, g, bufs[i] if with_momentum else None, lr=lr,
-                                   momentum=momentum if with_momentum else None,
-                                   dampening=dampening, weight_decay=weight_decay,
-                                   nesterov=nesterov, maximize=maximize))
+        new_bufs.append(_sgd_param(param, g, bufs[i] if with_momentum else None, lr,
+                                   momentum if with_momentum else None, dampening=dampening,
+                                   weight_decay=weight_decay, nesterov=nesterov,
+                                   maximize=maximize))
     return new_bufs
 
 
@@ -159,10 +168,10 @@ def _fused_sgd(params, grads, bufs, *, lr, momentum, grad_scale, found_inf, **op
         return
     group_loop = _fused.compiled(_sgd_group)
     for (dev_params, dev_grads, dev_bufs), indices in group_with_indices(params, grads, bufs):
-        device = dev_params[0].device
-        new_bufs = group_loop(dev_params, dev_grads, dev_bufs, _fused.scalars([lr, momentum], device),
-                              _fused.on_device(grad_scale, device), with_momentum=momentum != 0,
-                              **options)
+        lr_t, momentum_t = _fused.operands((lr, momentum), dev_params[0])
+        new_bufs = group_loop(dev_params, dev_grads, dev_bufs, lr_t, momentum_t,
+                              _fused.on_device(grad_scale, dev_params[0].device),
+                              with_momentum=momentum != 0, **options)
         if momentum != 0:
             for j, buf in zip(indices, new_bufs):
                 bufs[j] = buf

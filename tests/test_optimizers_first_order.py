@@ -409,6 +409,7 @@ def test_torch_twin_config_has_the_same_arguments(name, make_cfg):
     cls = ours.pop("_target_").split(".")[-1]
     assert theirs.pop("_target_") == f"torch.optim.{cls}"
     assert ours == theirs
-    # same trajectory on the toy problem: the twins really are interchangeable
+    # same trajectory on the toy problem (float32, 100 steps): the twins really are interchangeable
     assert toy_problem_losses(instantiate(OmegaConf.create({**ours, "_target_": f"optimizers.{cls}"}))) \
-        == toy_problem_losses(instantiate(OmegaConf.create({**theirs, "_target_": f"torch.optim.{cls}"})))
+        == pytest.approx(toy_problem_losses(instantiate(OmegaConf.create({**theirs, "_target_": f"torch.optim.{cls}"}))),
+                         rel=1e-5)
