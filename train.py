@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from datamodules import DataError
 from runner import ConfigError, check_config, collect_metrics, print_summary, write_metrics_json
-from runner.launch import process_facts  # also registers the resolvers configs/hydra/default.yaml uses
+from runner.launch import end_process_group, process_facts  # importing it registers the run-folder resolvers
 from runner.checks import optimizer_key
 from runner.divergence import DivergedError, DivergenceGuard
 from runner.quiet import quiet_library_notices
@@ -125,6 +125,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict[
     if trainer.is_global_zero:
         write_metrics_json(run_dir / "metrics.json", metrics, facts)
         print_summary(facts, metrics, run_dir)
+    end_process_group(trainer)  # under DDP: every rank is past its last collective
     if diverged is not None:
         raise diverged
     return metrics
