@@ -30,7 +30,8 @@ TRAIN = str(ROOT / "train.py")
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")  # installed with torch, beside the venv's python
 TIMEOUT = 600
 # a launch inherits none of the launcher variables the test process may itself have been started with
-_LAUNCHER_VAR = re.compile(r"SLURM_.*|TORCHELASTIC_.*|(LOCAL_|GROUP_|NODE_)?RANK|(LOCAL_)?WORLD_SIZE|MASTER_(ADDR|PORT)")
+_LAUNCHER_VAR = re.compile(
+    r"SLURM_.*|TORCHELASTIC_.*|(LOCAL_|GROUP_|NODE_)?RANK|(LOCAL_)?WORLD_SIZE|MASTER_(ADDR|PORT)")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -166,7 +167,8 @@ def test_hydra_config_uses_the_launcher_id(tmp_path, monkeypatch):
     cfg = compose_config([], tmp_path)
     assert cfg.hydra.run.dir == "outputs/torchrun-job-7"
     assert cfg.hydra.output_subdir is None
-    assert OmegaConf.select(cfg, "hydra.job_logging.handlers.file.filename") == f"{tmp_path}/{cfg.hydra.job.name}.rank1.log"
+    log_file = OmegaConf.select(cfg, "hydra.job_logging.handlers.file.filename")
+    assert log_file == f"{tmp_path}/{cfg.hydra.job.name}.rank1.log"
 
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
     assert compose_config([f"hydra.run.dir={tmp_path}/mine"], tmp_path).hydra.run.dir == f"{tmp_path}/mine"
