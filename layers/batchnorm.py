@@ -27,12 +27,15 @@ class _BatchNormFn(torch.autograd.Function):
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         if training:
-            var, mean = torch.var_mean(x, dim=dims, correction=0)
+            mean = x.mean(dims)
+            x_centered = x - mean.view(shape)
+            var = (x_centered * x_centered).mean(dims)  # two passes: no cancellation, unlike E[x^2] - mu^2
         else:
-            var, mean = running_var, running_mean
+            mean, var = running_mean, running_var
+            x_centered = x - mean.view(shape)
         inv_std = torch.rsqrt(var + eps)
-        x_hat = (x - mean.view(shape)) * inv_std.view(shape)
-        y = x_hat if weight is None else torch.addcmul(bias.view(shape), x_hat, weight.view(shape))
+        x_hat = x_centered.mul_(inv_std.view(shape))  # in place: x_centered is ours
+        y = x_hat if weight is None else (x_hat * weight.view(shape)).add_(bias.view(shape))
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training = training
         if training:
@@ -54,7 +57,9 @@ class _BatchNormFn(torch.autograd.Function):
             if ctx.training:
                 m = g.numel() // g.shape[1]
                 # gamma/sqrt(var+eps) * (g - sum g / m - x_hat * sum(g x_hat) / m)
-                dx = (g - (sum_g / m).view(shape) - x_hat * (sum_g_xhat / m).view(shape)) * scale.view(shape)
+                # the same terms, accumulated in place in one new tensor
+                dx = x_hat * (-sum_g_xhat / m).view(shape)
+                dx.add_(g).sub_((sum_g / m).view(shape)).mul_(scale.view(shape))
             else:
                 dx = g * scale.view(shape)
         if weight is not None:

@@ -30,7 +30,7 @@ class _EmbeddingFn(torch.autograd.Function):
         if scale_grad_by_freq and sparse:
             raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
         g = g.reshape(-1, dim)
-        if padding_idx is not None:
+        if padding_idx is not None and sparse:
             keep = flat != padding_idx
             flat, g = flat[keep], g[keep]
         if scale_grad_by_freq:
@@ -40,6 +40,8 @@ class _EmbeddingFn(torch.autograd.Function):
             dw = torch.sparse_coo_tensor(flat.unsqueeze(0), g, (rows, dim), check_invariants=True)
         else:
             dw = g.new_zeros(rows, dim).index_add_(0, flat, g)
+            if padding_idx is not None:
+                dw[padding_idx] = 0  # what the padding positions added is dropped
         return None, dw, None, None, None
 
 
