@@ -109,7 +109,8 @@ class Embedding(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.dtype not in (torch.long, torch.int):
             raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
-                               f"types: Long, Int; but got {idx.dtype} instead (while checking arguments for embedding)")
+                               f"types: Long, Int; but got {idx.dtype} instead (while checking arguments for "
+                               "embedding)")
         idx = idx.long()  # an index out of range makes index_select raise torch's IndexError
         if self.max_norm is not None:
             self._renorm(idx)

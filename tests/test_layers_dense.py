@@ -66,12 +66,14 @@ def test_conv2d_gradcheck(kwargs):
     assert torch.autograd.gradcheck(f, (x, *params))
 
 
-BN_CASES = [dict(), dict(momentum=None), dict(affine=False), dict(track_running_stats=False), dict(eps=1e-3, momentum=0.3)]
+BN_CASES = [dict(), dict(momentum=None), dict(affine=False), dict(track_running_stats=False),
+            dict(eps=1e-3, momentum=0.3)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kwargs", BN_CASES, ids=str)
-@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (5, 4, 3)), ("BatchNorm2d", (3, 4, 5, 2))])
+@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (5, 4, 3)),
+                                       ("BatchNorm2d", (3, 4, 5, 2))])
 def test_batchnorm_matches_torch_in_training_then_eval(dtype, kwargs, cls, shape):
     ours, theirs = twins(getattr(layers, cls), getattr(nn, cls), 4, dtype=dtype, randomize=True, **kwargs)
     for step, training in enumerate([True, True, True, False]):
