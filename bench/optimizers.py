@@ -5,7 +5,14 @@ setting (torch's CPU default, i.e. the single-tensor path, and foreach=True), al
 process, on two parameter sets: many small tensors (where per-tensor Python overhead dominates) and
 a few large ones (where memory traffic dominates). Gradients are fixed random tensors, set once.
 
-Run from the repository root: `.venv/bin/python bench/optimizers.py` (part of `make bench`).
+A second part times fused=True (our single-tensor rule compiled with torch.compile for a whole
+param group) against torch's fused kernels, for the four optimizers that have it, on 8 tensors of
+1024x1024 and on 200 of 64x64 + 200 of 64; on the large set also against our own single-tensor
+path (the speed-up compiling buys); and the first step's wall time, which includes compiling.
+
+Run from the repository root: `.venv/bin/python bench/optimizers.py` (part of `make bench`);
+`--quick` runs fewer repeats, a 20 + 20 stand-in for the many-tensor fused layout (compiling 400
+params takes minutes) and prints instead of writing bench/results/optimizers.md.
 
 Measurement hygiene, because the machine is small and shared with other jobs:
 - one intra-op thread: a descheduled worker thread stalls a whole parallel op, which made 2-thread
@@ -35,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from bench._timing import Duel, duel_table, steady_allocator, write_result  # noqa: E402
+from bench._timing import Duel, duel_table, markdown_table, steady_allocator, write_result  # noqa: E402
 
 steady_allocator()  # before torch allocates anything (see its docstring)
 
@@ -108,9 +115,9 @@ def twins(shapes, cls_name: str, kwargs: dict, foreach: bool | None, ours_first:
     return made[optimizers], made[torch.optim]
 
 
-def run_set(shapes, repeats: int, inner: int) -> list:
+def run_set(shapes, repeats: int, inner: int, variants=VARIANTS) -> list:
     duels = []
-    for name, cls_name, kwargs in VARIANTS:
+    for name, cls_name, kwargs in variants:
         for foreach in (None, True):
             label = f"{name} ({'foreach' if foreach else 'default: single-tensor'})"
             a, b = [], []
@@ -126,7 +133,59 @@ def run_set(shapes, repeats: int, inner: int) -> list:
     return duels
 
 
+FUSED_LIMIT, SPEEDUP_BAR = 1.10, 2.0
+FUSED_VARIANTS: list[tuple[str, str, dict]] = [
+    ("sgd momentum", "SGD", dict(lr=0.1, momentum=0.9)),
+    ("adagrad", "Adagrad", dict(lr=0.01)),
+    ("adam", "Adam", dict()),
+    ("adamw", "AdamW", dict()),
+]
+LARGE = ("8 tensors of 1024x1024 (float32, 8.4M elements)", [(1024, 1024)] * 8)
+MANY = ("200 tensors of 64x64 + 200 of 64 (float32, 0.83M elements)", [(64, 64)] * 200 + [(64,)] * 200)
+MANY_QUICK = ("20 tensors of 64x64 + 20 of 64 (float32; --quick stand-in)", [(64, 64)] * 20 + [(64,)] * 20)
+
+
+def fused_opt(module, shapes, cls_name: str, kwargs: dict, fused: bool | None):
+    """An optimizer on a fresh parameter set, its state created; returns (optimizer, first step s)."""
+    opt = getattr(module, cls_name)(make_params(shapes), **kwargs, fused=fused)
+    start = time.perf_counter()  # wall clock: the compiler runs in worker processes too
+    opt.step()
+    return opt, time.perf_counter() - start
+
+
+def run_fused(title: str, shapes, repeats: int, inner: int, against_single: bool) -> tuple[list, list]:
+    """(table rows, ratios checked against a bar) for the fused variants on one parameter set."""
+    rows, checks = [], []
+    for name, cls_name, kwargs in FUSED_VARIANTS:
+        ours, compile_s = fused_opt(optimizers, shapes, cls_name, kwargs, True)
+        theirs, _ = fused_opt(torch.optim, shapes, cls_name, kwargs, True)
+        a, b = cpu_samples(ours.step, theirs.step, repeats=repeats, inner=inner)
+        fused_ms, torch_ms = statistics.median(a) * 1e3, statistics.median(b) * 1e3
+        ratio = fused_ms / torch_ms
+        checks.append((f"{name}, {title}: ours fused / torch fused", ratio, FUSED_LIMIT, "<="))
+        row = [name, round(compile_s, 1), fused_ms, torch_ms, round(ratio, 3),
+               "yes" if ratio <= FUSED_LIMIT else "NO"]
+        if against_single:
+            single, _ = fused_opt(optimizers, shapes, cls_name, kwargs, None)
+            a, b = cpu_samples(single.step, ours.step, repeats=repeats, inner=inner)
+            speedup = statistics.median(a) / statistics.median(b)
+            checks.append((f"{name}: ours single-tensor / ours fused", speedup, SPEEDUP_BAR, ">="))
+            row += [statistics.median(a) * 1e3, round(speedup, 2), "yes" if speedup >= SPEEDUP_BAR else "NO"]
+            del single
+        rows.append(row)
+        print(f"  {name}: first step {compile_s:.1f} s, fused {fused_ms:.3f} ms, torch fused "
+              f"{torch_ms:.3f} ms, ratio {ratio:.3f}" + (f", speed-up over single {row[-2]}" if against_single else ""),
+              flush=True)
+        del ours, theirs
+        gc.collect()
+    headers = ["case", "first step (s)", "ours fused (ms)", "torch fused (ms)", "ratio", f"<= {FUSED_LIMIT}"]
+    if against_single:
+        headers += ["ours single (ms)", "speed-up", f">= {SPEEDUP_BAR}"]
+    return [f"### fused: {title}\n\n{markdown_table(headers, rows)}"], checks
+
+
 def main() -> None:
+    quick = "--quick" in sys.argv[1:]
     torch.set_num_threads(1)
     sections = [f"torch {torch.__version__}, 1 thread, float32. Each row: process CPU time per "
                 "`step()`, median of alternated repeats in two allocation orders (see the docstring "
@@ -135,11 +194,32 @@ def main() -> None:
     worst = 0.0
     for title, shapes, repeats, inner in PARAM_SETS:
         print(title, flush=True)
-        duels = run_set(shapes, repeats, inner)
+        variants = VARIANTS[::3] if quick else VARIANTS
+        duels = run_set(shapes, 3 if quick else repeats, inner, variants)
         worst = max(worst, *(d.ratio for d in duels))
         sections.append(f"### {title}\n\n{duel_table(duels, limit=LIMIT)}")
     sections.append(f"Worst ratio: {worst:.3f}.")
-    write_result("optimizers", "Optimizer step time vs torch.optim (CPU)", "\n\n".join(sections))
+
+    sections.append("fused=True: our single-tensor rule compiled with torch.compile (one compiled call "
+                    "per param group) against torch's fused kernels; process CPU time per `step()` "
+                    "after the first; 'first step' is the wall time of the first step, which compiles "
+                    "(inductor's on-disk cache makes later runs faster). Bars: ours fused / torch fused "
+                    f"<= {FUSED_LIMIT}; on the large set ours single-tensor / ours fused >= {SPEEDUP_BAR}.")
+    checks = []
+    for (title, shapes), against_single in ((LARGE, True), (MANY_QUICK if quick else MANY, False)):
+        print(f"fused: {title}", flush=True)
+        text, found = run_fused(title, shapes, 5 if quick else 11, 1 if shapes is LARGE[1] else 3,
+                                against_single)
+        sections += text
+        checks += found
+    missed = [f"{what} = {value:.3f} ({op} {bar})" for what, value, bar, op in checks
+              if not (value <= bar if op == "<=" else value >= bar)]
+    sections.append("Fused bars: all met." if not missed else "Fused bars missed: " + "; ".join(missed) + ".")
+    body = "\n\n".join(sections)
+    if quick:
+        print(body)
+    else:
+        write_result("optimizers", "Optimizer step time vs torch.optim (CPU)", body)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch.optim import Optimizer
 
+from ._fused import check_fused_param
+
 # torch's multi-tensor kernels are real fused kernels only on these accelerators; on CPU a
 # torch._foreach_* call is a C++ loop, so torch keeps the single-tensor path as the CPU default.
 _FOREACH_DEVICES = frozenset({"cuda", "xpu", "mtia", torch._C._get_privateuse1_backend_name()})
@@ -74,6 +76,8 @@ def states_of(optimizer: Optimizer, params: list[Tensor], who: str, buffers: tup
     states = [optimizer.state[p] for p in params]
     for p, state in zip(params, states):
         if len(state) == 0:  # once per param in a run: the per-step cost is this length test
+            if fused:  # torch's rule for fused params, and a compiler to build the step
+                check_fused_param(p)
             real_only(p, who)
             state["step"] = new_step(p, fused)
             for name in buffers:

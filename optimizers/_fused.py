@@ -99,17 +99,16 @@ def operands(values, like: Tensor) -> tuple[Tensor, ...]:
 
 
 class PerStep:
-    """`operands(rule(t), like)`, made once per (t, dtype, device) within one step: params usually
-    share their step count, so the single-tensor path does not build tensors per param."""
+    """`operands(rule(t), like)` made once per step count t: the params of a (device, dtype) group
+    usually share their count, so the single-tensor path does not build tensors per param."""
 
-    def __init__(self, rule: Callable):
-        self.rule, self.made = rule, {}
+    def __init__(self, rule: Callable, like: Tensor):
+        self.rule, self.like, self.made = rule, like, {}
 
-    def __call__(self, t: float, like: Tensor) -> tuple[Tensor, ...]:
-        key = (t, like.dtype, like.device)
-        if key not in self.made:
-            self.made[key] = operands(self.rule(t), like)
-        return self.made[key]
+    def __call__(self, t: float) -> tuple[Tensor, ...]:
+        if t not in self.made:
+            self.made[t] = operands(self.rule(t), self.like)
+        return self.made[t]
 
 
 def per_step_values(steps: list[Tensor], rule: Callable[[float], tuple[float, ...]],

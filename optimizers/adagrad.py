@@ -143,11 +143,13 @@ def _adagrad_param(param, g, cache, lr_t, *, eps, weight_decay, maximize) -> Non
 def _single_tensor_adagrad(params, grads, sums, steps, *, lr, lr_decay, weight_decay, eps,
                            maximize) -> None:
     """One param at a time: the readable oracle."""
-    scalars = _fused.PerStep(lambda t: (_decayed_lr(t, lr, lr_decay),))
-    for param, g, cache, step_t in zip(params, grads, sums, steps):
-        step_t += 1
-        _adagrad_param(param, g, cache, *scalars(step_t.item(), param), eps=eps,
-                       weight_decay=weight_decay, maximize=maximize)
+    for dev_params, dev_grads, dev_sums, dev_steps in group_by_device_and_dtype(
+            params, grads, sums, steps):
+        scalars = _fused.PerStep(lambda t: (_decayed_lr(t, lr, lr_decay),), dev_params[0])
+        for param, g, cache, step_t in zip(dev_params, dev_grads, dev_sums, dev_steps):
+            step_t += 1
+            _adagrad_param(param, g, cache, *scalars(step_t.item()), eps=eps,
+                           weight_decay=weight_decay, maximize=maximize)
 
 
 def _adagrad_group(params, grads, sums, per_param, grad_scale, *, eps, weight_decay,

@@ -92,10 +92,6 @@ class Adam(Optimizer):
         a param's state is created the first time it has a gradient."""
         name, amsgrad, fused = type(self).__name__, group["amsgrad"], bool(group["fused"])
         params, grads = params_with_grads(group, name)
-        if fused:
-            for p in params:
-                if len(self.state[p]) == 0:
-                    _fused.check_fused_param(p)
         if group["foreach"] and isinstance(group["lr"], Tensor):  # e.g. set by a scheduler
             raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
         buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
@@ -168,13 +164,16 @@ def _adam_param(param, g, m, v, vmax, m_weight, step_size, bias_correction2_sqrt
 def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
                         beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
     """One param at a time: the readable oracle."""
-    scalars = _fused.PerStep(lambda t: _adam_scalars(t, lr, beta1, beta2, weight_decay))
-    for i, param in enumerate(params):
-        steps[i] += 1
-        _adam_param(param, grads[i], exp_avgs[i], exp_avg_sqs[i],
-                    max_exp_avg_sqs[i] if amsgrad else None, *scalars(steps[i].item(), param),
-                    beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                    maximize=maximize, decoupled=decoupled)
+    for (dev_params, dev_grads, dev_m, dev_v, dev_vmax, dev_steps) in group_by_device_and_dtype(
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+        scalars = _fused.PerStep(lambda t: _adam_scalars(t, lr, beta1, beta2, weight_decay),
+                                 dev_params[0])
+        for i, param in enumerate(dev_params):
+            dev_steps[i] += 1
+            _adam_param(param, dev_grads[i], dev_m[i], dev_v[i], dev_vmax[i] if amsgrad else None,
+                        *scalars(dev_steps[i].item()), beta2=beta2, eps=eps,
+                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        decoupled=decoupled)
 
 
 def _adam_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, per_param, grad_scale, *,
