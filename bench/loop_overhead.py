@@ -1,9 +1,10 @@
 """Epoch time of train.py's Lightning loop against a plain PyTorch loop: same MLP, data, batch size.
 
 Epochs are timed in process CPU time (one thread, no worker processes), so other load on the machine does
-not bill either side for waiting. Both sides use the same model class, hand-written optimizer and loss from the composed default config,
-and both validate once per epoch; they alternate (Lightning epochs, then plain epochs, repeated) and
-the medians of the per-epoch times are compared. Run: `python bench/loop_overhead.py`.
+not bill either side for waiting. Both sides use the same model class, hand-written optimizer and loss
+from the composed default config, and both validate once per epoch; they alternate (Lightning epochs, then plain epochs, repeated) and
+the medians of the per-epoch times are compared. Run: `python bench/loop_overhead.py`. The ratio is
+reported, not held to a limit: the limits are on real-size epochs (bench/zoo.py, Fashion-MNIST).
 """
 from __future__ import annotations
 
@@ -121,14 +122,15 @@ def main() -> None:
                 m = statistics.median(times)
                 ratio = statistics.median(pair_ratios[name])
                 spread = f"{min(pair_ratios[name]):.2f}-{max(pair_ratios[name]):.2f}"
-                rows.append([batch, name, m * 1e3, p * 1e3, round(m / p, 3), round(ratio, 3), spread,
-                             "yes" if ratio <= 1.5 else "NO"])
+                rows.append([batch, name, m * 1e3, p * 1e3, round(m / p, 3), round(ratio, 3), spread])
     body = ("MLP (default config) on digits (1,257 training images), one validation pass per epoch, one thread, "
             f"process CPU time; each of {REPEATS} repeats runs train(cfg) for {EPOCHS} epochs and then the plain "
-            f"loop for {EPOCHS}, first epochs dropped. Epoch columns: medians over all repeats; the verdict uses "
-            "the median of the per-repeat ratios (neighbouring runs), with their range.\n\n"
+            f"loop for {EPOCHS}, first epochs dropped. Epoch columns: medians over all repeats; the paired ratio is "
+            "the median of the per-repeat ratios (neighbouring runs), with their range. A digits epoch is about ten "
+            "small batches, so this ratio is mostly Lightning's fixed cost per step and per epoch; it "
+            "has no limit (the limits apply to bench/zoo.py's real-size Fashion-MNIST epochs).\n\n"
             + markdown_table(["batch", "loop", "epoch (ms)", "plain loop (ms)", "ratio of medians",
-                              "median paired ratio", "paired range", "<= 1.5"], rows))
+                              "median paired ratio", "paired range"], rows))
     write_result("loop_overhead", "Loop overhead: train.py vs a plain PyTorch loop", body)
 
 
