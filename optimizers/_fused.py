@@ -98,6 +98,26 @@ def operands(values, like: Tensor) -> tuple[Tensor, ...]:
     return tuple(torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in values)
 
 
+class PerTensorKind:
+    """`operands(values, like)` made once per (dtype, device index) of the `like` tensors seen: a
+    dict lookup per param, cheaper than grouping the params (which SGD's per-param cost would
+    feel on many small tensors)."""
+
+    def __init__(self, values):
+        self.values, self.made, self.last = values, {}, (None, None, None)
+
+    def __call__(self, like: Tensor) -> tuple[Tensor, ...]:
+        dtype, device = like.dtype, like.get_device()  # -1 on the CPU; one accelerator type per process
+        last_dtype, last_device, made = self.last
+        if dtype is last_dtype and device == last_device:  # the common case: as the previous param
+            return made
+        made = self.made.get((dtype, device))
+        if made is None:
+            made = self.made[(dtype, device)] = operands(self.values, like)
+        self.last = (dtype, device, made)
+        return made
+
+
 class PerStep:
     """`operands(rule(t), like)` made once per step count t: the params of a (device, dtype) group
     usually share their count, so the single-tensor path does not build tensors per param."""

@@ -33,12 +33,12 @@ class Adam(Optimizer):
     accelerator), maximize (False), capturable, differentiable (accepted only off, so torch configs
     and state dicts load; on, they raise), fused (None), decoupled_weight_decay (False).
 
-    A Tensor lr or betas follows torch's rules: accepted on the single-tensor and fused paths (and
-    computed with as tensors, as torch does, so the numbers are torch's), refused with
-    foreach=True. ``fused=True`` runs the single-tensor rule compiled with ``torch.compile`` (see
-    optimizers/_fused.py): the first step of each param group compiles. Like torch's fused step it
-    honours ``optimizer.grad_scale`` (gradients are divided by it, in place) and
-    ``optimizer.found_inf`` (non-zero: the step changes nothing) when they are set.
+    A Tensor lr or betas follows torch's rules: accepted on the single-tensor and fused paths (the
+    single-tensor path computes with them as tensors, as torch does, so the numbers are torch's),
+    refused with foreach=True. ``fused=True`` runs the single-tensor rule compiled with
+    ``torch.compile`` (see optimizers/_fused.py): the first step of each param group compiles.
+    Like torch's fused step it honours ``optimizer.grad_scale`` (gradients are divided by it, in
+    place) and ``optimizer.found_inf`` (non-zero: the step changes nothing) when they are set.
     """
 
     def __init__(self, params, lr: float | Tensor = 1e-3,

@@ -138,16 +138,15 @@ def _sgd_param(param, g, buf, lr, momentum, *, dampening, weight_decay, nesterov
 def _single_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,
                        maximize) -> None:
     """One param at a time: the readable oracle. New momentum buffers are written into `bufs`."""
-    for (dev_params, dev_grads, dev_bufs), indices in group_with_indices(params, grads, bufs):
-        lr_t, momentum_t = _fused.operands((lr, momentum), dev_params[0])
-        if momentum == 0:
-            momentum_t, dev_bufs = None, [None] * len(dev_params)
-        for j, param in enumerate(dev_params):
-            buf = _sgd_param(param, dev_grads[j], dev_bufs[j], lr_t, momentum_t,
-                             dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-                             maximize=maximize)
-            if momentum != 0:
-                bufs[indices[j]] = buf
+    scalars = _fused.PerTensorKind((lr, momentum))
+    with_momentum = momentum != 0
+    for i, param in enumerate(params):
+        lr_t, momentum_t = scalars(param)
+        buf = _sgd_param(param, grads[i], bufs[i] if with_momentum else None, lr_t,
+                         momentum_t if with_momentum else None, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        if with_momentum:
+            bufs[i] = buf
 
 
 def _sgd_group(params, grads, bufs, lr, momentum, grad_scale, *, with_momentum, dampening,
