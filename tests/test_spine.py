@@ -124,7 +124,7 @@ def test_datamodule_reshuffles_every_epoch_and_shards_by_rank():
 
     dm = DigitsDataModule(batch_size=2000)
     dm.setup()
-    dm.trainer = SimpleNamespace(current_epoch=0, global_rank=0, world_size=1)
+    dm.trainer = SimpleNamespace(current_epoch=0, global_rank=0, world_size=1, lightning_module=None)
     first = next(iter(dm.train_dataloader()))[1]
     dm.trainer.current_epoch = 1
     second = next(iter(dm.train_dataloader()))[1]
