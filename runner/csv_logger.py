@@ -37,10 +37,7 @@ def _plain(value: Any) -> Any:
 
 
 class CSVLogger(Logger, pl.Callback):
-    def __init__(self, save_dir: str, name: str = "", version: str | int = "",
-                 flush_every_seconds: float | None = None):
-        # flush_every_seconds: accepted from configs written for the earlier buffered logger, and unused
-        # (every row is written when it is logged); drop it from configs/logger/csv.yaml, then here
+    def __init__(self, save_dir: str, name: str = "", version: str | int = ""):
         super().__init__()
         self._save_dir = str(save_dir)
         self._name = str(name or "")
