@@ -109,6 +109,14 @@ def check_manual_optimization(cfg: DictConfig) -> None:
                               f"use {own} instead")
 
 
+def check_regression_data(cfg: DictConfig) -> None:
+    """Linear regression fits real-valued targets; a classification set (one that declares
+    num_classes) would have it regress class indices, which trains but means nothing."""
+    if _target(cfg.get("model")).endswith("LinearRegression") and "num_classes" in cfg.get("data", {}):
+        raise ConfigError("model=linear needs regression data (a data config with output_dim): use data=diabetes "
+                          "or experiment=linear_diabetes; for classes use model=logistic")
+
+
 def check_config(cfg: DictConfig) -> str | None:
     """Run every check; returns the resolved checkpoint path."""
     if cfg.get("optimized_mode") not in ("min", "max"):
@@ -116,4 +124,5 @@ def check_config(cfg: DictConfig) -> str | None:
     check_trainer(cfg)
     check_closure_optimizer(cfg)
     check_manual_optimization(cfg)
+    check_regression_data(cfg)
     return resolve_ckpt_path(cfg)

@@ -316,3 +316,16 @@ def test_recall_table_counts_every_test_image_and_matches_a_direct_count(make_cf
     assert torch.equal(support, torch.bincount(y, minlength=10))
     direct = torch.stack([(pred[y == c] == c).float().mean() for c in range(10)])
     torch.testing.assert_close(recall, direct, rtol=0, atol=5e-4)  # the table shows 3 decimals
+
+
+def test_linear_regression_on_classification_data_is_one_line_before_training(make_cfg, tmp_path):
+    """model.yaml no longer switches the data (configs stay in their lane), so model=linear alone
+    composes with digits: refused, pointing to regression data, before anything is trained."""
+    from runner import ConfigError
+    from train import train
+
+    with pytest.raises(ConfigError, match="model=linear needs regression data.*data=diabetes") as info:
+        train(make_cfg("model=linear"))
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "metrics.csv").exists()
+    assert "metrics.csv" not in {p.name for p in tmp_path.rglob("*")}
