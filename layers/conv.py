@@ -12,43 +12,10 @@ from torch.nn import init
 
 from ._args import pair
 from ._autocast import matmul_inputs
+from ._columns import fold, group_matmul, unfold
 
 PADDING_MODES = ("zeros",)
 TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _group_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a[k] @ b[k] for each group k; one plain matrix product when there is one group (torch's
-    batched product with a batch of one runs at about half the speed of the plain one)."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0]).unsqueeze(0)
-    return torch.bmm(a, b)
-
-
-def _offsets(kernel, dilation, stride, out_hw):
-    """For each kernel position (u, v): the strided slices of the padded input it reads, i.e. the
-    pixels x_pad[d_h u + s_h i, d_w v + s_w j] for every output pixel (i, j)."""
-    (kh, kw), (dh, dw), (sh, sw), (oh, ow) = kernel, dilation, stride, out_hw
-    for u in range(kh):
-        for v in range(kw):
-            yield u, v, (slice(u * dh, u * dh + sh * (oh - 1) + 1, sh), slice(v * dw, v * dw + sw * (ow - 1) + 1, sw))
-
-
-def _fold(d_cols, padded_shape, kernel, dilation, stride, out_hw):
-    """(c, n, H_pad, W_pad): each row (c, u, v) of d_cols added back at the pixels unfold read it from."""
-    n, c, h_pad, w_pad = padded_shape
-    if stride == (1, 1):
-        # each kernel position's rows land on a shifted block: a sum of zero-padded shifts, out of
-        # place, which torch.compile fuses into one pass (in-place strided adds it cannot)
-        dx = None
-        for u, v, (rows, cols) in _offsets(kernel, dilation, stride, out_hw):
-            term = F.pad(d_cols[:, u, v], (cols.start, w_pad - cols.stop, rows.start, h_pad - rows.stop))
-            dx = term if dx is None else dx + term
-        return dx
-    dx = d_cols.new_zeros(c, n, h_pad, w_pad)
-    for u, v, window in _offsets(kernel, dilation, stride, out_hw):
-        dx[(slice(None), slice(None), *window)] += d_cols[:, u, v]
-    return dx
 
 
 class _Conv2dFn(torch.autograd.Function):
@@ -74,12 +41,8 @@ class _Conv2dFn(torch.autograd.Function):
         out_c, _, kh, kw = weight.shape
         out_hw = [(size - d * (k - 1) - 1) // s + 1
                   for size, k, s, d in zip(x_pad.shape[2:], (kh, kw), stride, dilation)]
-        x_cn = x_pad.transpose(0, 1)  # (c, n, H, W) view
-        # rows (c, u, v): stacked out of place, which torch.compile fuses into one copy
-        cols = torch.stack([x_cn[(slice(None), slice(None), *window)]
-                            for _, _, window in _offsets((kh, kw), dilation, stride, out_hw)], 1)
-        cols = cols.view(groups, -1, n * out_hw[0] * out_hw[1])
-        z = _group_matmul(weight.view(groups, out_c // groups, -1), cols)  # (groups, c_out/groups, N * pixels)
+        cols = unfold(x_pad, (kh, kw), dilation, stride, out_hw).view(groups, -1, n * out_hw[0] * out_hw[1])
+        z = group_matmul(weight.view(groups, out_c // groups, -1), cols)  # (groups, c_out/groups, N * pixels)
         z = z.view(out_c, n, *out_hw).transpose(0, 1).contiguous()
         if bias is not None:
             z += bias.view(1, -1, 1, 1)
@@ -97,12 +60,12 @@ class _Conv2dFn(torch.autograd.Function):
         g_rows = g.transpose(0, 1).reshape(groups, out_c // groups, -1)  # (groups, c_out/groups, N * pixels)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            d_cols = _group_matmul(weight.view(groups, out_c // groups, -1).transpose(1, 2), g_rows)
+            d_cols = group_matmul(weight.view(groups, out_c // groups, -1).transpose(1, 2), g_rows)
             d_cols = d_cols.view(x_shape[1], kh, kw, x_shape[0], *out_hw)
-            dx_cn = _fold(d_cols, padded_shape, (kh, kw), dilation, stride, out_hw)
+            dx_cn = fold(d_cols, padded_shape, (kh, kw), dilation, stride, out_hw)
             dx = dx_cn[:, :, top : top + x_shape[2], left : left + x_shape[3]].transpose(0, 1).contiguous()
         if ctx.needs_input_grad[1]:
-            dw = _group_matmul(g_rows, cols.transpose(1, 2)).view(weight.shape)
+            dw = group_matmul(g_rows, cols.transpose(1, 2)).view(weight.shape)
         if has_bias and ctx.needs_input_grad[2]:
             db = g.sum((0, 2, 3))
         return dx, dw, db, None, None, None, None

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from torch import nn
 
 LAYER_KINDS = ("torch", "refzoo")
-LAYER_NAMES = ("Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Embedding",
-               "LSTM", "GRU", "LSTMCell", "GRUCell")
+LAYER_NAMES = ("Linear", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+               "Dropout", "Embedding", "LSTM", "GRU", "LSTMCell", "GRUCell")
 
 
 def nn_for(kind: str) -> SimpleNamespace:
