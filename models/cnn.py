@@ -5,18 +5,22 @@ a convolution being  z[c_out, i, j] = b[c_out] + sum_{c_in, u, v} W[c_out, c_in,
 'same' padding keeps the spatial size, so only pooling shrinks it: with `pool: null` a block pools
 while the map is at least 4 pixels on a side (never below 2x2), so 8x8 digits, 28x28 and 32x32 images
 all work with one config. The head's input size is computed from input_shape, not guessed.
+`layers`: torch | refzoo, whose classes build the convolutions, batch norm, pooling, dropout and head.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Sequence
 
 from torch import nn
 
+from layers import nn_for
+
 from ._blocks import activation as make_activation
-from ._blocks import mlp_stack, numel
+from ._blocks import TORCH_LAYERS, mlp_stack, numel
 from ._classifier import ClassifierModule
 
-POOLINGS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+POOLINGS = {"max": "MaxPool2d", "avg": "AvgPool2d"}  # model.pooling -> the layer class's name
 
 
 def pool_plan(input_shape: Sequence[int], blocks: int, pool: Sequence[bool] | None) -> list[bool]:
@@ -39,7 +43,8 @@ class ConvNet(nn.Module):
     def __init__(self, input_shape: Sequence[int], num_classes: int, channels: Sequence[int] = (32, 64),
                  kernel_size: int = 3, pooling: str | None = "max", pool: Sequence[bool] | None = None,
                  activation: str = "relu", dropout: float = 0.0, batch_norm: bool = True,
-                 hidden_sizes: Sequence[int] = (128,), head_dropout: float = 0.0):
+                 hidden_sizes: Sequence[int] = (128,), head_dropout: float = 0.0,
+                 nn_: SimpleNamespace = TORCH_LAYERS):
         super().__init__()
         if len(input_shape) != 3:
             raise ValueError(f"model=cnn needs image data with input_shape [C, H, W], got {list(input_shape)}")
@@ -53,20 +58,20 @@ class ConvNet(nn.Module):
         c, h, w = (int(s) for s in input_shape)
         layers: list[nn.Module] = []
         for out, pools in zip(channels, plan):
-            layers.append(nn.Conv2d(c, int(out), int(kernel_size), padding="same", bias=not batch_norm))
+            layers.append(nn_.Conv2d(c, int(out), int(kernel_size), padding="same", bias=not batch_norm))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(int(out)))
+                layers.append(nn_.BatchNorm2d(int(out)))
             layers.append(make_activation(activation))
             if pools:
-                layers.append(POOLINGS[pooling](2))
+                layers.append(getattr(nn_, POOLINGS[pooling])(2))
                 h, w = h // 2, w // 2
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(nn_.Dropout(dropout))
             c = int(out)
         self.features = nn.Sequential(*layers)
         self.flat_features = numel((c, h, w))
         self.head = nn.Sequential(nn.Flatten(), mlp_stack(self.flat_features, hidden_sizes, num_classes,
-                                                          activation, head_dropout, batch_norm=False))
+                                                          activation, head_dropout, batch_norm=False, nn_=nn_))
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -77,8 +82,8 @@ class CNN(ClassifierModule):
                  channels: Sequence[int] = (32, 64), kernel_size: int = 3, pooling: str | None = "max",
                  pool: Sequence[bool] | None = None, activation: str = "relu", dropout: float = 0.0,
                  batch_norm: bool = True, hidden_sizes: Sequence[int] = (128,), head_dropout: float = 0.0,
-                 compile: bool = False):
+                 compile: bool = False, layers: str = "torch"):
         super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.net = ConvNet(input_shape, num_classes, channels, kernel_size, pooling, pool, activation, dropout,
-                           batch_norm, hidden_sizes, head_dropout)
+                           batch_norm, hidden_sizes, head_dropout, nn_for(self.hparams.layers))
