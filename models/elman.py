@@ -10,11 +10,12 @@ over the whole sequence), and only W_h h_{t-1} stays inside the loop over time.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 from torch import Tensor, nn
 
-from ._blocks import activation
+from ._blocks import TORCH_LAYERS, activation
 
 
 class ElmanCell(nn.Module):
@@ -69,14 +70,14 @@ class Elman(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-                 nonlinearity: str = "tanh", dropout: float = 0.0):
+                 nonlinearity: str = "tanh", dropout: float = 0.0, nn_: SimpleNamespace = TORCH_LAYERS):
         super().__init__()
         if int(num_layers) < 1:
             raise ValueError(f"model.num_layers must be a positive integer, got {num_layers}")
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
         self.directions = 2 if bidirectional else 1
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = nn_.Dropout(dropout) if dropout > 0 else nn.Identity()
         cells = []
         for layer in range(self.num_layers):
             width = input_size if layer == 0 else self.hidden_size * self.directions

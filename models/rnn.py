@@ -3,19 +3,24 @@
     h_t = f(W [x_t, h_{t-1}] + b)   (cell=elman, hand-written in models/elman.py)
     yhat = softmax(V h_T + c)       (the softmax lives inside the cross-entropy loss)
 
-cell=lstm|gru use torch.nn's LSTM/GRU. Two kinds of input:
+cell=lstm|gru use the LSTM/GRU of `layers` (torch: torch.nn's, refzoo: the hand-written ones, as for
+the embedding, dropout and head). Two kinds of input:
 - images (B, C, H, W): the rows are the time steps, H steps of C*W features;
 - characters (B, T) as integer codes padded with 0 plus their lengths (B,): an embedding
   (padding_idx=0), then lstm/gru on a packed sequence, or the Elman loop masked past each length.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from layers import nn_for
+
+from ._blocks import TORCH_LAYERS
 from ._classifier import ClassifierModule
 from .elman import Elman
 
@@ -28,7 +33,7 @@ class RecurrentNet(nn.Module):
     def __init__(self, input_shape: Sequence[int] | None, num_classes: int, cell: str = "elman",
                  hidden_size: int = 128, num_layers: int = 1, embedding_dim: int = 64,
                  vocab_size: int | None = None, bidirectional: bool = False, dropout: float = 0.0,
-                 activation: str = "tanh"):
+                 activation: str = "tanh", nn_: SimpleNamespace = TORCH_LAYERS):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"model.cell must be one of {', '.join(CELLS)}; got {cell!r}")
@@ -40,7 +45,7 @@ class RecurrentNet(nn.Module):
         if vocab_size is not None:
             if int(vocab_size) < 2:
                 raise ValueError(f"model.vocab_size must be at least 2 (code 0 is padding), got {vocab_size}")
-            self.embedding = nn.Embedding(int(vocab_size), int(embedding_dim), padding_idx=0)
+            self.embedding = nn_.Embedding(int(vocab_size), int(embedding_dim), padding_idx=0)
             features = int(embedding_dim)
         else:
             if input_shape is None or len(input_shape) != 3:
@@ -51,15 +56,15 @@ class RecurrentNet(nn.Module):
             features = channels * width
         layer_dropout = float(dropout) if int(num_layers) > 1 else 0.0
         if cell == "elman":
-            self.rnn = Elman(features, hidden_size, num_layers, bidirectional, activation, layer_dropout)
+            self.rnn = Elman(features, hidden_size, num_layers, bidirectional, activation, layer_dropout, nn_)
         else:
-            kind = nn.LSTM if cell == "lstm" else nn.GRU
+            kind = nn_.LSTM if cell == "lstm" else nn_.GRU
             self.rnn = kind(features, int(hidden_size), int(num_layers), batch_first=True,
                             dropout=layer_dropout, bidirectional=bool(bidirectional))
         self.num_layers = int(num_layers)
         self.directions = 2 if bidirectional else 1
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Linear(int(hidden_size) * self.directions, int(num_classes))
+        self.dropout = nn_.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn_.Linear(int(hidden_size) * self.directions, int(num_classes))
 
     @staticmethod
     def rows_as_steps(x: Tensor) -> Tensor:
@@ -96,8 +101,8 @@ class RNN(ClassifierModule):
     def __init__(self, input_shape: Sequence[int] | None, num_classes: int, optimizer, loss: nn.Module,
                  cell: str = "elman", hidden_size: int = 128, num_layers: int = 1, embedding_dim: int = 64,
                  vocab_size: int | None = None, bidirectional: bool = False, dropout: float = 0.0,
-                 activation: str = "tanh", compile: bool = False):
+                 activation: str = "tanh", compile: bool = False, layers: str = "torch"):
         super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.net = RecurrentNet(input_shape, num_classes, cell, hidden_size, num_layers, embedding_dim,
-                                vocab_size, bidirectional, dropout, activation)
+                                vocab_size, bidirectional, dropout, activation, nn_for(self.hparams.layers))
