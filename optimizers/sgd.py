@@ -152,15 +152,17 @@ def _single_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_d
 def _sgd_group(params, grads, bufs, lr, momentum, grad_scale, *, with_momentum, dampening,
                weight_decay, nesterov, maximize) -> list:
     """Every param of one (device, dtype) group through `_sgd_param`: what fused=True compiles.
-    Returns the momentum buffers."""
-    new_bufs = []
+    Returns the momentum buffers created in this call (None where one existed already: returning
+    those would make each a compiled output aliasing an input, a per-step cost per param)."""
+    created = []
     for i, param in enumerate(params):
         g = grads[i] if grad_scale is None else grads[i].div_(grad_scale)  # unscale, as torch's fused
-        new_bufs.append(_sgd_param(param, g, bufs[i] if with_momentum else None, lr,
-                                   momentum if with_momentum else None, dampening=dampening,
-                                   weight_decay=weight_decay, nesterov=nesterov,
-                                   maximize=maximize))
-    return new_bufs
+        old = bufs[i] if with_momentum else None
+        buf = _sgd_param(param, g, old, lr, momentum if with_momentum else None,
+                         dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                         maximize=maximize)
+        created.append(buf if old is None else None)
+    return created
 
 
 def _fused_sgd(params, grads, bufs, *, lr, momentum, grad_scale, found_inf, **options) -> None:
@@ -170,12 +172,13 @@ def _fused_sgd(params, grads, bufs, *, lr, momentum, grad_scale, found_inf, **op
     group_loop = _fused.compiled(_sgd_group)
     for (dev_params, dev_grads, dev_bufs), indices in group_with_indices(params, grads, bufs):
         lr_t, momentum_t = _fused.operands((lr, momentum), dev_params[0])
-        new_bufs = group_loop(dev_params, dev_grads, dev_bufs, lr_t, momentum_t,
-                              _fused.on_device(grad_scale, dev_params[0].device),
-                              with_momentum=momentum != 0, **options)
+        created = group_loop(dev_params, dev_grads, dev_bufs, lr_t, momentum_t,
+                             _fused.on_device(grad_scale, dev_params[0].device),
+                             with_momentum=momentum != 0, **options)
         if momentum != 0:
-            for j, buf in zip(indices, new_bufs):
-                bufs[j] = buf
+            for j, buf in zip(indices, created):
+                if buf is not None:
+                    bufs[j] = buf
 
 
 def _multi_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,
