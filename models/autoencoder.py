@@ -4,43 +4,49 @@
 
 with l the loss group's reconstruction loss (mse by default, bce on the decoder's probabilities).
 `arch: mlp` uses fully connected stacks; `arch: conv` two stride-2 convolutions down and two
-transposed convolutions up (height and width must divide by 2^len(channels)).
+transposed convolutions up (height and width must divide by 2^len(channels)). `layers`: torch | refzoo,
+whose Linear/Conv2d/ConvTranspose2d classes build both halves (layers.nn_for).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from ._blocks import activation as make_activation, mlp_stack, numel
+from layers import nn_for
+
+from ._blocks import TORCH_LAYERS, mlp_stack, numel
+from ._blocks import activation as make_activation
 from ._generative import GenerativeModule, check_optimizer
 from ._loss_kind import require_loss_kind
 
 ARCHS = ("mlp", "conv")
 
 
-def conv_encoder(input_shape: Sequence[int], channels: Sequence[int], out_features: int, act: str) -> nn.Sequential:
+def conv_encoder(input_shape: Sequence[int], channels: Sequence[int], out_features: int, act: str,
+                 nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     """[Conv4x4/2 -> act] per channel count, flatten, Linear to out_features."""
     c, h, w = input_shape
     layers: list[nn.Module] = []
     for ch in channels:
-        layers += [nn.Conv2d(c, int(ch), 4, stride=2, padding=1), make_activation(act)]
+        layers += [nn_.Conv2d(c, int(ch), 4, stride=2, padding=1), make_activation(act)]
         c, h, w = int(ch), h // 2, w // 2
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, out_features))
+    return nn.Sequential(*layers, nn.Flatten(), nn_.Linear(c * h * w, out_features))
 
 
 def conv_decoder(input_shape: Sequence[int], channels: Sequence[int], latent_dim: int, act: str,
-                 sigmoid: bool = True) -> nn.Sequential:
+                 sigmoid: bool = True, nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     """Linear -> act -> [ConvTranspose4x4/2 -> act] mirrored, ending in the image's channels (and a sigmoid)."""
     c, h, w = input_shape
     depth = len(channels)
     top_c, top_h, top_w = int(channels[-1]), h >> depth, w >> depth
-    layers: list[nn.Module] = [nn.Linear(latent_dim, top_c * top_h * top_w), make_activation(act),
+    layers: list[nn.Module] = [nn_.Linear(latent_dim, top_c * top_h * top_w), make_activation(act),
                                nn.Unflatten(1, (top_c, top_h, top_w))]
     widths = [int(ch) for ch in reversed(channels)][1:] + [c]
     prev = top_c
     for i, ch in enumerate(widths):
-        layers.append(nn.ConvTranspose2d(prev, ch, 4, stride=2, padding=1))
+        layers.append(nn_.ConvTranspose2d(prev, ch, 4, stride=2, padding=1))
         if i < len(widths) - 1:
             layers.append(make_activation(act))
         prev = ch
@@ -75,10 +81,11 @@ class Autoencoder(GenerativeModule):
     def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
                  arch: str = "mlp", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256, 128),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
-                 judge: Mapping[str, Any] | None = None, pictures: int = 16):
+                 judge: Mapping[str, Any] | None = None, pictures: int = 16, layers: str = "torch"):
         super().__init__(input_shape, num_classes, judge, pictures,
                          means=("train/loss", "val/loss", "test/loss", "test/recon"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
+        nn_ = nn_for(self.hparams.layers)
         self.optimizer_factory = check_optimizer(optimizer, "model.optimizer")
         # the decoder outputs probabilities (its last layer is a sigmoid)
         require_loss_kind(loss, ("regression", "probability"), "autoencoder", "mse, l1, huber, bce")
@@ -87,13 +94,14 @@ class Autoencoder(GenerativeModule):
             raise ValueError(f"model.latent_dim must be a positive integer, got {latent_dim}")
         d = numel(self.input_shape)
         if check_arch(arch) == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), mlp_stack(d, hidden_sizes, int(latent_dim), activation))
-            self.decoder = nn.Sequential(mlp_stack(int(latent_dim), list(reversed(hidden_sizes)), d, activation),
+            self.encoder = nn.Sequential(nn.Flatten(), mlp_stack(d, hidden_sizes, int(latent_dim), activation, nn_=nn_))
+            self.decoder = nn.Sequential(mlp_stack(int(latent_dim), list(reversed(hidden_sizes)), d, activation,
+                                                   nn_=nn_),
                                          make_activation("sigmoid"), nn.Unflatten(1, self.input_shape))
         else:
             check_conv_shape(self.input_shape, channels)
-            self.encoder = conv_encoder(self.input_shape, channels, int(latent_dim), activation)
-            self.decoder = conv_decoder(self.input_shape, channels, int(latent_dim), activation)
+            self.encoder = conv_encoder(self.input_shape, channels, int(latent_dim), activation, nn_)
+            self.decoder = conv_decoder(self.input_shape, channels, int(latent_dim), activation, nn_=nn_)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))

@@ -6,7 +6,8 @@
 `arch: dcgan` is a DCGAN-style pair for 28x28 / 32x32 images (transposed convolutions up, strided
 convolutions down, batch norm, LeakyReLU(0.2) in D); `arch: mlp` a fully connected pair for small
 images such as 8x8 digits; `arch: auto` picks mlp below 16 pixels a side. G ends in a sigmoid since
-the data are in [0, 1].
+the data are in [0, 1]. `layers`: torch | refzoo, whose Linear/Conv2d/ConvTranspose2d/BatchNorm classes
+build both networks (layers.nn_for).
 
 Two optimizers (`optimizer_g`, `optimizer_d`), so Lightning's automatic optimization does not apply
 and Lightning refuses `accumulate_grad_batches` and `gradient_clip_val` in manual mode. The GAN has
@@ -20,12 +21,16 @@ G steps. Gradients are clipped by norm (`clip_val`) before each step.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from ._blocks import activation as make_activation, numel
+from layers import nn_for
+
+from ._blocks import TORCH_LAYERS, numel
+from ._blocks import activation as make_activation
 from ._generative import GenerativeModule, check_optimizer, fixed_noise
 from ._loss_kind import require_loss_kind
 
@@ -33,70 +38,71 @@ ARCHS = ("auto", "mlp", "dcgan")
 
 
 def mlp_generator(latent_dim: int, hidden: Sequence[int], image_shape: Sequence[int],
-                  batch_norm: bool) -> nn.Sequential:
+                  batch_norm: bool, nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     """[Linear -> (BN) -> ReLU] per width, Linear to the pixels, sigmoid. Batch norm keeps the samples of a
     batch apart, which is what holds off mode collapse on a data set as small as digits."""
     layers: list[nn.Module] = []
     width = latent_dim
     for h in hidden:
-        layers.append(nn.Linear(width, int(h), bias=not batch_norm))
+        layers.append(nn_.Linear(width, int(h), bias=not batch_norm))
         if batch_norm:
-            layers.append(nn.BatchNorm1d(int(h)))
+            layers.append(nn_.BatchNorm1d(int(h)))
         layers.append(make_activation("relu"))
         width = int(h)
-    return nn.Sequential(*layers, nn.Linear(width, numel(image_shape)), make_activation("sigmoid"),
+    return nn.Sequential(*layers, nn_.Linear(width, numel(image_shape)), make_activation("sigmoid"),
                          nn.Unflatten(1, tuple(image_shape)))
 
 
-def mlp_discriminator(image_shape: Sequence[int], hidden: Sequence[int], slope: float) -> nn.Sequential:
+def mlp_discriminator(image_shape: Sequence[int], hidden: Sequence[int], slope: float,
+                      nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     width = numel(image_shape)
     for h in hidden:
-        layers += [nn.Linear(width, int(h)), make_activation("leaky_relu", negative_slope=slope)]
+        layers += [nn_.Linear(width, int(h)), make_activation("leaky_relu", negative_slope=slope)]
         width = int(h)
-    return nn.Sequential(*layers, nn.Linear(width, 1))
+    return nn.Sequential(*layers, nn_.Linear(width, 1))
 
 
 def dcgan_generator(latent_dim: int, channels: Sequence[int], image_shape: Sequence[int],
-                    batch_norm: bool, refine: int = 0) -> nn.Sequential:
+                    batch_norm: bool, refine: int = 0, nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     """z -> Linear -> (C_top, H/2^k, W/2^k) -> [ConvT 4x4/2 -> BN -> ReLU] ... -> ConvT to image -> sigmoid."""
     c, h, w = image_shape
     k = len(channels)
     top, sh, sw = int(channels[-1]), h >> k, w >> k
-    layers: list[nn.Module] = [nn.Linear(latent_dim, top * sh * sw, bias=not batch_norm)]
+    layers: list[nn.Module] = [nn_.Linear(latent_dim, top * sh * sw, bias=not batch_norm)]
     if batch_norm:
-        layers.append(nn.BatchNorm1d(top * sh * sw))
+        layers.append(nn_.BatchNorm1d(top * sh * sw))
     layers += [make_activation("relu"), nn.Unflatten(1, (top, sh, sw))]
     widths = [int(ch) for ch in reversed(channels)][1:]
     prev = top
     for ch in widths:
-        layers.append(nn.ConvTranspose2d(prev, ch, 4, stride=2, padding=1, bias=not batch_norm))
+        layers.append(nn_.ConvTranspose2d(prev, ch, 4, stride=2, padding=1, bias=not batch_norm))
         if batch_norm:
-            layers.append(nn.BatchNorm2d(ch))
+            layers.append(nn_.BatchNorm2d(ch))
         layers.append(make_activation("relu"))
         prev = ch
     for _ in range(refine):  # 3x3 convolutions at the last hidden resolution: detail before the final upsampling
-        layers.append(nn.Conv2d(prev, prev, 3, padding=1, bias=not batch_norm))
+        layers.append(nn_.Conv2d(prev, prev, 3, padding=1, bias=not batch_norm))
         if batch_norm:
-            layers.append(nn.BatchNorm2d(prev))
+            layers.append(nn_.BatchNorm2d(prev))
         layers.append(make_activation("relu"))
-    layers += [nn.ConvTranspose2d(prev, c, 4, stride=2, padding=1), make_activation("sigmoid")]
+    layers += [nn_.ConvTranspose2d(prev, c, 4, stride=2, padding=1), make_activation("sigmoid")]
     return nn.Sequential(*layers)
 
 
 def dcgan_discriminator(image_shape: Sequence[int], channels: Sequence[int], slope: float,
-                        batch_norm: bool) -> nn.Sequential:
+                        batch_norm: bool, nn_: SimpleNamespace = TORCH_LAYERS) -> nn.Sequential:
     """[Conv 4x4/2 -> (BN) -> LeakyReLU] per channel count (no BN on the first), flatten, Linear to 1 logit."""
     c, h, w = image_shape
     layers: list[nn.Module] = []
     for i, ch in enumerate(int(ch) for ch in channels):
         norm = batch_norm and i > 0
-        layers.append(nn.Conv2d(c, ch, 4, stride=2, padding=1, bias=not norm))
+        layers.append(nn_.Conv2d(c, ch, 4, stride=2, padding=1, bias=not norm))
         if norm:
-            layers.append(nn.BatchNorm2d(ch))
+            layers.append(nn_.BatchNorm2d(ch))
         layers.append(make_activation("leaky_relu", negative_slope=slope))
         c, h, w = ch, h // 2, w // 2
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * h * w, 1))
+    return nn.Sequential(*layers, nn.Flatten(), nn_.Linear(c * h * w, 1))
 
 
 class GAN(GenerativeModule):
@@ -105,9 +111,10 @@ class GAN(GenerativeModule):
                  channels: Sequence[int] = (64, 128), batch_norm: bool = True, leaky_slope: float = 0.2,
                  accumulate_grad_batches: int | None = None, clip_val: float | None = None,
                  judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0,
-                 refine: int = 0):
+                 refine: int = 0, layers: str = "torch"):
         super().__init__(input_shape, num_classes, judge, pictures, means=("train/loss_d", "train/loss_g"))
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "loss"])
+        nn_ = nn_for(self.hparams.layers)
         self.automatic_optimization = False
         self.optimizer_g_factory = check_optimizer(optimizer_g, "model.optimizer_g")
         self.optimizer_d_factory = check_optimizer(optimizer_d, "model.optimizer_d")
@@ -124,15 +131,15 @@ class GAN(GenerativeModule):
         if self.latent_dim < 1:
             raise ValueError(f"model.latent_dim must be a positive integer, got {latent_dim}")
         if arch == "mlp":
-            self.generator = mlp_generator(self.latent_dim, hidden_sizes, self.input_shape, batch_norm)
-            self.discriminator = mlp_discriminator(self.input_shape, list(reversed(hidden_sizes)), leaky_slope)
+            self.generator = mlp_generator(self.latent_dim, hidden_sizes, self.input_shape, batch_norm, nn_)
+            self.discriminator = mlp_discriminator(self.input_shape, list(reversed(hidden_sizes)), leaky_slope, nn_)
         else:
             from .autoencoder import check_conv_shape
 
 
             check_conv_shape(self.input_shape, channels)
-            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm, refine)
-            self.discriminator = dcgan_discriminator(self.input_shape, channels, leaky_slope, batch_norm)
+            self.generator = dcgan_generator(self.latent_dim, channels, self.input_shape, batch_norm, refine, nn_)
+            self.discriminator = dcgan_discriminator(self.input_shape, channels, leaky_slope, batch_norm, nn_)
         self.accumulate = self._positive_int(accumulate_grad_batches, "model.accumulate_grad_batches")
         if clip_val is not None and not float(clip_val) >= 0:
             raise ValueError(f"model.clip_val must be null or a non-negative number, got {clip_val}")

@@ -6,7 +6,8 @@
 `arch: conv` is the convolutional VAE (stride-2 convolutions down, transposed convolutions up);
 `arch: mlp` with hidden_sizes [400] and latent_dim 20 is pytorch/examples' 784-400-20-400-784 VAE.
 The loss is the hand-written losses.VAELoss (loss=vae); with `logits: true` in it the decoder stops
-before the sigmoid. A 2-d latent also gets a traversal grid (traversal.png).
+before the sigmoid. A 2-d latent also gets a traversal grid (traversal.png). `layers`: torch | refzoo,
+whose classes build the encoder, the Gaussian heads and the decoder (layers.nn_for).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from layers import nn_for
 
 from ._blocks import activation as make_activation, mlp_stack, numel
 from ._generative import GenerativeModule, check_optimizer, fixed_noise, normal_quantile_grid
@@ -25,10 +28,12 @@ class VAE(GenerativeModule):
     def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
                  arch: str = "conv", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256,),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
-                 judge: Mapping[str, Any] | None = None, pictures: int = 16, traversal_steps: int = 15):
+                 judge: Mapping[str, Any] | None = None, pictures: int = 16, traversal_steps: int = 15,
+                 layers: str = "torch"):
         super().__init__(input_shape, num_classes, judge, pictures,
                          means=("train/loss", "val/loss", "test/loss", "test/elbo", "test/recon", "test/kl"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
+        nn_ = nn_for(self.hparams.layers)
         self.optimizer_factory = check_optimizer(optimizer, "model.optimizer")
         require_loss_kind(loss, ("elbo",), "vae", "vae (the negative ELBO)")
         self.loss_fn = loss
@@ -41,20 +46,22 @@ class VAE(GenerativeModule):
         self.traversal_steps = int(traversal_steps)
         d, top = numel(self.input_shape), int(hidden_sizes[-1])
         if check_arch(arch) == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), mlp_stack(d, list(hidden_sizes)[:-1], top, activation),
+            self.encoder = nn.Sequential(nn.Flatten(), mlp_stack(d, list(hidden_sizes)[:-1], top, activation, nn_=nn_),
                                          make_activation(activation))
         else:
             check_conv_shape(self.input_shape, channels)
-            self.encoder = nn.Sequential(conv_encoder(self.input_shape, channels, top, activation),
+            self.encoder = nn.Sequential(conv_encoder(self.input_shape, channels, top, activation, nn_),
                                          make_activation(activation))
-        self.fc_mu = nn.Linear(top, self.latent_dim)
-        self.fc_logvar = nn.Linear(top, self.latent_dim)
+        self.fc_mu = nn_.Linear(top, self.latent_dim)
+        self.fc_logvar = nn_.Linear(top, self.latent_dim)
         if arch == "mlp":
             tail = [] if self.logits else [make_activation("sigmoid")]
-            self.decoder = nn.Sequential(mlp_stack(self.latent_dim, list(reversed(hidden_sizes)), d, activation),
+            self.decoder = nn.Sequential(mlp_stack(self.latent_dim, list(reversed(hidden_sizes)), d, activation,
+                                                   nn_=nn_),
                                          *tail, nn.Unflatten(1, self.input_shape))
         else:
-            self.decoder = conv_decoder(self.input_shape, channels, self.latent_dim, activation, sigmoid=not self.logits)
+            self.decoder = conv_decoder(self.input_shape, channels, self.latent_dim, activation,
+                                        sigmoid=not self.logits, nn_=nn_)
         self.to_image = make_activation("sigmoid") if self.logits else nn.Identity()
         self.register_buffer("fixed_noise", fixed_noise(64, self.latent_dim))
 
