@@ -6,7 +6,7 @@ Logistic regression:  binary (num_classes == 2): one logit z = w . x + b, p = si
     with BCEWithLogits  -1/N sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)];
     multinomial: one logit per class, p = softmax(W x + b), trained with cross-entropy.
 Both add the optional penalties  l1 * sum|w| + l2 * sum w^2  (weights only) to the training loss;
-validation and test report the data loss alone.
+validation and test report the data loss alone. `layers`: torch | refzoo, whose Linear computes w . x + b.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanSquaredError, R2Score
+
+from layers import nn_for
 
 from ._base import ZooModule
 from ._blocks import numel
@@ -27,7 +29,8 @@ class LinearRegression(ZooModule):
     """yhat = w . x + b; logs train/loss, val/loss, val/mse, val/r2, test/loss, test/mse, test/r2."""
 
     def __init__(self, input_shape: Sequence[int], optimizer: Callable[..., torch.optim.Optimizer],
-                 loss: nn.Module, output_dim: int = 1, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
+                 loss: nn.Module, output_dim: int = 1, l1: float = 0.0, l2: float = 0.0, compile: bool = False,
+                 layers: str = "torch"):
         super().__init__("train/loss", "val/loss", "test/loss")
         if not callable(optimizer):
             raise ValueError("model.optimizer must be a `_partial_: true` optimizer config (a callable taking params)")
@@ -40,7 +43,7 @@ class LinearRegression(ZooModule):
         self.compile_net = bool(compile)
         self.net_compiled = False
         self.output_dim = int(output_dim)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), self.output_dim))
+        self.net = nn.Sequential(nn.Flatten(), nn_for(self.hparams.layers).Linear(numel(input_shape), self.output_dim))
         self.linear = self.net[1]
         self.val_mse, self.test_mse = MeanSquaredError(), MeanSquaredError()
         self.val_r2, self.test_r2 = R2Score(), R2Score()
@@ -99,7 +102,8 @@ class LogisticRegression(ClassifierModule):
     """
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
-                 multinomial: bool | None = None, l1: float = 0.0, l2: float = 0.0, compile: bool = False):
+                 multinomial: bool | None = None, l1: float = 0.0, l2: float = 0.0, compile: bool = False,
+                 layers: str = "torch"):
         if int(num_classes) < 2:
             raise ValueError(f"model=logistic needs at least 2 classes, got data.num_classes={num_classes}")
         self.binary = int(num_classes) == 2 and not multinomial  # before the base checks the loss against it
@@ -107,7 +111,8 @@ class LogisticRegression(ClassifierModule):
         check_strengths(l1, l2)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.l1, self.l2 = float(l1), float(l2)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(numel(input_shape), 1 if self.binary else int(num_classes)))
+        outputs = 1 if self.binary else int(num_classes)
+        self.net = nn.Sequential(nn.Flatten(), nn_for(self.hparams.layers).Linear(numel(input_shape), outputs))
         self.linear = self.net[1]
 
     def check_loss(self, loss: nn.Module) -> None:
