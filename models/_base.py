@@ -7,6 +7,8 @@ than a small model's whole training step, so nothing is logged per step.
 
 Training: an automatically optimized model implements `training_loss(batch) -> (loss, samples)`; the
 shared `training_step` records `train/loss` and scales the loss for exact accumulation (models/_accumulation.py).
+It also adds the weight penalty (`train/penalty`) and runs the loss with noisy weights when the model's
+`regularize` call switched them on (models/_regularization.py).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from ._accumulation import window_weight
+from ._regularization import Regularization
 from ._running_mean import EpochMeans
 
 
@@ -32,6 +35,7 @@ class ZooModule(pl.LightningModule):
     def __init__(self, *mean_names: str):
         super().__init__()
         self.means = EpochMeans(*mean_names)
+        self.regularization = Regularization()  # off until the model calls `regularize`
 
     # ------------------------------------------------------------ logging
     def log_epoch(self, stage: str, extra: Mapping[str, Tensor | float | Metric] | None = None) -> None:
@@ -64,12 +68,28 @@ class ZooModule(pl.LightningModule):
         self.log_epoch("test")
 
     # ------------------------------------------------------------ training
+    def regularize(self, penalty: Mapping[str, Any] | None = None, noise: Mapping[str, Any] | None = None,
+                   init: str = "torch", init_bias: float | None = None) -> None:
+        """model.penalty, model.noise, model.init and model.init_bias (models/_regularization.py);
+        a model calls it once its layers exist."""
+        self.regularization = Regularization(penalty, noise, init, init_bias)
+        self.regularization.attach(self)
+        if self.regularization.penalized:
+            self.means = EpochMeans(*self.means.names, "train/penalty")
+
+    def penalty(self) -> Tensor | None:
+        """l1 * sum|w| + l2 * sum w^2 over the weights, or None without a penalty."""
+        return self.regularization.penalty(self)
+
     def training_loss(self, batch: Any) -> tuple[Tensor, int]:
         """(mean training loss of the batch, number of samples in it); automatically optimized models only."""
         raise NotImplementedError
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        loss, n = self.training_loss(batch)
+        loss, n, penalty = self.regularization.training_loss(self, batch)  # weight noise, when on
+        if penalty is not None:
+            self.means.update("train/penalty", penalty, n)
+            loss = loss + penalty
         self.means.update("train/loss", loss, n)
         weight = window_weight(self.trainer, batch_idx, n)
         return loss if weight == 1.0 else loss * weight

@@ -18,7 +18,7 @@ class ClassifierModule(ZooModule):
     A batch is `(x, y)` or `(x1, ..., xk, y)`: everything before the labels goes to `net` as
     positional inputs (names batches are `(chars, lengths, labels)`). Subclasses may override
     `compute_loss` (e.g. one logit for binary targets), `metric_input` (what accuracy compares
-    with the labels), `penalty` (a regularizer added to the training loss only) and `check_loss`.
+    with the labels), `predict_proba` (class probabilities, for ensembles) and `check_loss`.
     Per-class test recall comes from the RecallTable callback the model brings (`configure_callbacks`).
     """
 
@@ -55,14 +55,13 @@ class ClassifierModule(ZooModule):
     def metric_input(self, out: torch.Tensor) -> torch.Tensor:
         return out
 
-    def penalty(self) -> torch.Tensor | None:
-        return None
+    def predict_proba(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (N, C): the softmax of the scores (compare.py --ensemble averages these)."""
+        return torch.softmax(self(*inputs), dim=-1)
 
     def training_loss(self, batch):
         *inputs, y = batch
-        loss = self.compute_loss(self(*inputs), y)
-        extra = self.penalty()
-        return (loss if extra is None else loss + extra), y.shape[0]
+        return self.compute_loss(self(*inputs), y), y.shape[0]
 
     def _eval_step(self, stage: str, batch) -> dict[str, torch.Tensor]:
         """Adds the batch to {stage}/loss and {stage}/acc; returns what the metrics compare, with the labels."""

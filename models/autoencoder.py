@@ -81,7 +81,9 @@ class Autoencoder(GenerativeModule):
     def __init__(self, input_shape: Sequence[int], num_classes: int, optimizer, loss: nn.Module,
                  arch: str = "mlp", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256, 128),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
-                 judge: Mapping[str, Any] | None = None, pictures: int = 16, layers: str = "torch"):
+                 judge: Mapping[str, Any] | None = None, pictures: int = 16, layers: str = "torch",
+                 penalty: dict | None = None, noise: dict | None = None, init: str = "torch",
+                 init_bias: float | None = None):
         super().__init__(input_shape, num_classes, judge, pictures,
                          means=("train/loss", "val/loss", "test/loss", "test/recon"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
@@ -102,6 +104,7 @@ class Autoencoder(GenerativeModule):
             check_conv_shape(self.input_shape, channels)
             self.encoder = conv_encoder(self.input_shape, channels, int(latent_dim), activation, nn_)
             self.decoder = conv_decoder(self.input_shape, channels, int(latent_dim), activation, nn_=nn_)
+        self.regularize(penalty, noise, init, init_bias)  # model.penalty/noise/init (models/_regularization.py)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))

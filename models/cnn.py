@@ -82,8 +82,11 @@ class CNN(ClassifierModule):
                  channels: Sequence[int] = (32, 64), kernel_size: int = 3, pooling: str | None = "max",
                  pool: Sequence[bool] | None = None, activation: str = "relu", dropout: float = 0.0,
                  batch_norm: bool = True, hidden_sizes: Sequence[int] = (128,), head_dropout: float = 0.0,
-                 compile: bool = False, layers: str = "torch"):
+                 compile: bool = False, layers: str = "torch",
+                 penalty: dict | None = None, noise: dict | None = None, init: str = "torch",
+                 init_bias: float | None = None):
         super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.net = ConvNet(input_shape, num_classes, channels, kernel_size, pooling, pool, activation, dropout,
                            batch_norm, hidden_sizes, head_dropout, nn_for(self.hparams.layers))
+        self.regularize(penalty, noise, init, init_bias)  # model.penalty/noise/init (models/_regularization.py)

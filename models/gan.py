@@ -111,7 +111,7 @@ class GAN(GenerativeModule):
                  channels: Sequence[int] = (64, 128), batch_norm: bool = True, leaky_slope: float = 0.2,
                  accumulate_grad_batches: int | None = None, clip_val: float | None = None,
                  judge: Mapping[str, Any] | None = None, pictures: int = 64, noise_seed: int = 0,
-                 refine: int = 0, layers: str = "torch"):
+                 refine: int = 0, layers: str = "torch", init: str = "torch", init_bias: float | None = None):
         super().__init__(input_shape, num_classes, judge, pictures, means=("train/loss_d", "train/loss_g"))
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d", "loss"])
         nn_ = nn_for(self.hparams.layers)
@@ -146,6 +146,8 @@ class GAN(GenerativeModule):
         self.clip_val = float(clip_val) if clip_val else None
         self.register_buffer("fixed_noise", fixed_noise(self.pictures, self.latent_dim, seed=noise_seed))
         self._window: list[tuple[Tensor, Tensor | None]] = []
+        # model.init/init_bias; the penalty and noise switches are not wired into the two manual losses
+        self.regularize(init=init, init_bias=init_bias)
 
     @staticmethod
     def _positive_int(value: Any, key: str) -> int:

@@ -101,8 +101,11 @@ class RNN(ClassifierModule):
     def __init__(self, input_shape: Sequence[int] | None, num_classes: int, optimizer, loss: nn.Module,
                  cell: str = "elman", hidden_size: int = 128, num_layers: int = 1, embedding_dim: int = 64,
                  vocab_size: int | None = None, bidirectional: bool = False, dropout: float = 0.0,
-                 activation: str = "tanh", compile: bool = False, layers: str = "torch"):
+                 activation: str = "tanh", compile: bool = False, layers: str = "torch",
+                 penalty: dict | None = None, noise: dict | None = None, init: str = "torch",
+                 init_bias: float | None = None):
         super().__init__(optimizer=optimizer, loss=loss, num_classes=num_classes, compile=compile)
         self.save_hyperparameters(ignore=["optimizer", "loss"])
         self.net = RecurrentNet(input_shape, num_classes, cell, hidden_size, num_layers, embedding_dim,
                                 vocab_size, bidirectional, dropout, activation, nn_for(self.hparams.layers))
+        self.regularize(penalty, noise, init, init_bias)  # model.penalty/noise/init (models/_regularization.py)

@@ -29,7 +29,8 @@ class VAE(GenerativeModule):
                  arch: str = "conv", latent_dim: int = 16, hidden_sizes: Sequence[int] = (256,),
                  channels: Sequence[int] = (32, 64), activation: str = "relu",
                  judge: Mapping[str, Any] | None = None, pictures: int = 16, traversal_steps: int = 15,
-                 layers: str = "torch"):
+                 layers: str = "torch", penalty: dict | None = None, noise: dict | None = None,
+                 init: str = "torch", init_bias: float | None = None):
         super().__init__(input_shape, num_classes, judge, pictures,
                          means=("train/loss", "val/loss", "test/loss", "test/elbo", "test/recon", "test/kl"))
         self.save_hyperparameters(ignore=["optimizer", "loss"])
@@ -64,6 +65,7 @@ class VAE(GenerativeModule):
                                         sigmoid=not self.logits, nn_=nn_)
         self.to_image = make_activation("sigmoid") if self.logits else nn.Identity()
         self.register_buffer("fixed_noise", fixed_noise(64, self.latent_dim))
+        self.regularize(penalty, noise, init, init_bias)  # model.penalty/noise/init (models/_regularization.py)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(x)
