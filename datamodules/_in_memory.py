@@ -6,7 +6,7 @@ import torch
 
 from ._batch_norm import normalizes_over_batch
 from ._sources import DataError
-from ._tensor_loader import TensorBatchLoader
+from ._tensor_loader import TensorBatchLoader, bootstrap_sample
 
 
 class InMemoryDataModule(pl.LightningDataModule):
@@ -16,6 +16,10 @@ class InMemoryDataModule(pl.LightningDataModule):
     null (the default) drops it only when it would hold a single sample and the model normalizes over
     the batch (batch norm), which cannot train on one sample. With such a model a batch size of 1, or
     drop_last=false leaving a one-sample batch, is refused before the first step.
+
+    `bootstrap` (bagging): the training set is a bootstrap sample of the training split, n rows drawn with
+    replacement, seeded by the run's seed (`seed_everything`), so each seed of a sweep trains on its own
+    sample; validation and test keep their splits.
     """
 
     #: what the data really is; configs declare the same facts for models to interpolate
@@ -23,7 +27,7 @@ class InMemoryDataModule(pl.LightningDataModule):
     num_classes: int | None = None
 
     def __init__(self, batch_size: int = 64, eval_batch_size: int | None = None, split_seed: int = 0,
-                 drop_last: bool | None = None, input_shape=None, num_classes=None):
+                 drop_last: bool | None = None, input_shape=None, num_classes=None, bootstrap: bool = False):
         super().__init__()
         # the config's declarations feed model sizes; a mismatch with the real data is a config bug
         if input_shape is not None and self.input_shape is not None and tuple(input_shape) != tuple(self.input_shape):
@@ -38,6 +42,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.eval_batch_size = int(eval_batch_size or max(batch_size, 512))
         self.split_seed = split_seed
         self.drop_last = drop_last
+        if bootstrap not in (True, False):
+            raise ValueError(f"data.bootstrap must be true or false, got {bootstrap!r}")
+        self.bootstrap = bootstrap
         self.train_set: tuple[torch.Tensor, ...] | None = None
         self.val_set: tuple[torch.Tensor, ...] | None = None
         self.test_set: tuple[torch.Tensor, ...] | None = None
@@ -79,8 +86,15 @@ class InMemoryDataModule(pl.LightningDataModule):
                             f"normalize; use data.drop_last=null (drops it) or another batch size")
         return True
 
+    def training_tensors(self) -> tuple[torch.Tensor, ...]:
+        """The tensors training batches come from: the training split, or its bootstrap sample."""
+        if not self.bootstrap:
+            return self.train_set
+        # the run's seed, as the shuffle's: a sample of the same size n, the same on every DDP rank
+        return bootstrap_sample(self.train_set, torch.initial_seed() % (2**31))
+
     def train_dataloader(self):
-        return self._loader(self.train_set, self.batch_size, shuffle=True, drop_last=self.train_drop_last())
+        return self._loader(self.training_tensors(), self.batch_size, shuffle=True, drop_last=self.train_drop_last())
 
     def val_dataloader(self):
         return self._loader(self.val_set, self.eval_batch_size, shuffle=False)

@@ -26,9 +26,10 @@ class SklearnTabularDataModule(InMemoryDataModule):
 
     def __init__(self, batch_size: int = 32, val_fraction: float = 0.15, test_fraction: float = 0.15,
                  split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool | None = None,
-                 dtype: str = "float32", input_dim=None, output_dim=None, input_shape=None, num_classes=None):
+                 dtype: str = "float32", input_dim=None, output_dim=None, input_shape=None, num_classes=None,
+                 bootstrap: bool = False):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
-                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
+                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes, bootstrap=bootstrap)
         name = type(self).__name__
         if input_dim is not None and int(input_dim) != self.input_dim:
             raise ValueError(f"data.input_dim is {input_dim} but {name} has {self.input_dim} features")

@@ -70,3 +70,11 @@ class TensorBatchLoader:
             else:
                 sel = idx[start:start + self.batch_size]
                 yield tuple(t[sel] for t in self.tensors)
+
+
+def bootstrap_sample(tensors: tuple[torch.Tensor, ...], seed: int) -> tuple[torch.Tensor, ...]:
+    """A bootstrap sample (bagging): n rows drawn uniformly with replacement from the n rows of `tensors`,
+    the same rows from each tensor; a pure function of `seed`."""
+    n = tensors[0].shape[0]
+    rows = torch.randint(n, (n,), generator=torch.Generator().manual_seed(seed))
+    return tuple(t[rows] for t in tensors)

@@ -45,9 +45,9 @@ class TorchvisionImageDataModule(InMemoryDataModule):
                  eval_batch_size: int | None = None, drop_last: bool | None = None, normalize: bool = False,
                  augment: bool = False, augment_padding: int = 0, augment_hflip: bool = False,
                  augment_degrees: float = 0.0, augment_translate: float = 0.0,
-                 input_shape=None, num_classes=None, system_dirs: list[str] | None = None):
+                 input_shape=None, num_classes=None, system_dirs: list[str] | None = None, bootstrap: bool = False):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
-                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
+                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes, bootstrap=bootstrap)
         if int(val_size) < 1:
             raise ValueError(f"data.val_size must be a positive number of images, got {val_size}")
         self.root = Path(root).expanduser() if root not in (None, "") else None

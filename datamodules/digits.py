@@ -16,9 +16,10 @@ class DigitsDataModule(InMemoryDataModule):
 
     def __init__(self, batch_size: int = 64, val_fraction: float = 0.15, test_fraction: float = 0.15,
                  split_seed: int = 0, eval_batch_size: int | None = None, drop_last: bool | None = None,
-                 input_shape=None, num_classes=None):
+                 input_shape=None, num_classes=None,
+                 bootstrap: bool = False):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
-                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes)
+                         drop_last=drop_last, input_shape=input_shape, num_classes=num_classes, bootstrap=bootstrap)
         self.val_fraction, self.test_fraction = check_fractions(val_fraction, test_fraction)
 
     def setup(self, stage: str | None = None) -> None:

@@ -7,6 +7,8 @@ fetched and its data/names/*.txt extracted there. Names are folded to ASCII as t
 "Slusarski" and "Groß" -> "Gro"); duplicates are kept, as in the tutorial. Characters are indices
 1..57 (0 pads). Every set is held padded to the longest name; each batch is
 (indices (B, T) long, lengths (B,) long, labels (B,) long) with T the batch's longest name.
+`augment.deletion_p`: training batches lose each character with that probability (the cheatsheet's
+random deletion, datamodules/_text_augment.py); validation and test names stay whole.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import torch
 from ._batch_map import MappedBatchLoader
 from ._in_memory import InMemoryDataModule
 from ._sources import DataError, default_download_dir, not_found
+from ._text_augment import RandomDeletion
 from ._split import check_fractions, stratified_split
 
 URL = "https://download.pytorch.org/tutorial/data.zip"
@@ -74,9 +77,13 @@ class NamesDataModule(InMemoryDataModule):
     def __init__(self, root: str | None = None, download: bool = True, download_dir: str | None = None,
                  batch_size: int = 64, val_fraction: float = 0.1, test_fraction: float = 0.1, split_seed: int = 0,
                  eval_batch_size: int | None = None, drop_last: bool | None = None, num_classes=None,
-                 vocab_size=None, class_names=None):
+                 vocab_size=None, class_names=None, bootstrap: bool = False, augment: dict | None = None):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, split_seed=split_seed,
-                         drop_last=drop_last, num_classes=num_classes)
+                         drop_last=drop_last, num_classes=num_classes, bootstrap=bootstrap)
+        unknown = sorted(set(augment or {}) - {"deletion_p"})
+        if unknown:
+            raise ValueError(f"data.augment: unknown keys {unknown}; allowed: deletion_p")
+        self.deletion = RandomDeletion((augment or {}).get("deletion_p") or 0.0)
         if vocab_size is not None and int(vocab_size) != self.vocab_size:
             raise ValueError(f"data.vocab_size is {vocab_size} but NamesDataModule has {self.vocab_size} "
                              f"(the {len(ALPHABET)} characters {ALPHABET!r} plus padding 0)")
@@ -167,3 +174,7 @@ class NamesDataModule(InMemoryDataModule):
 
     def _loader(self, tensors, batch_size, shuffle, drop_last=False):
         return MappedBatchLoader(super()._loader(tensors, batch_size, shuffle, drop_last), trim_padding)
+
+    def train_dataloader(self):
+        loader = super().train_dataloader()
+        return MappedBatchLoader(loader, self.deletion) if self.deletion.p > 0 else loader
