@@ -3,6 +3,7 @@
     python compare.py multirun/2025-01-01/12-00-00                 # the sweep's own metric and target
     python compare.py SWEEP [SWEEP ...] --metric loss --target 0.2  # several sweeps in one table
     python compare.py multirun/tune_lr/*/* --best-of optimizer      # best lr per optimizer after tuning
+    python compare.py SWEEP --ensemble          # plus each configuration's ensemble of seeds (runner/ensemble.py)
 
 A job folder is `<sweep>/<job number>/` with `.hydra/overrides.yaml`, `metrics.json` (runner/record.py)
 and `metrics.csv` (Lightning's CSVLogger). A configuration is a job's overrides other than `seed`; its
@@ -495,15 +496,24 @@ def render_plot(s: dict[str, Any], path: Path, title: str) -> Path:
 
 
 def compare(paths: str | Path | Sequence[str | Path], metric: str | None = None, target: str | float | None = None,
-            out_dir: str | Path | None = None, best_of: str | None = None) -> tuple[Path, Path]:
-    """Write comparison.md and comparison.png (into out_dir, default the first path); returns both paths."""
+            out_dir: str | Path | None = None, best_of: str | None = None,
+            ensemble: bool = False) -> tuple[Path, Path]:
+    """Write comparison.md and comparison.png (into out_dir, default the first path); returns both paths.
+
+    `ensemble`: add a section with each configuration's ensemble of seeds on the test split (runner/ensemble.py).
+    """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     jobs = find_jobs(paths)
     s = summarize(jobs, metric=metric, target=target, best_of=best_of)
     out = Path(out_dir) if out_dir is not None else paths[0]
     out.mkdir(parents=True, exist_ok=True)
     md = out / "comparison.md"
-    md.write_text(render_markdown(s, paths))
+    text = render_markdown(s, paths)
+    if ensemble:
+        from runner.ensemble import ensemble_configs, render_ensembles  # torch and Hydra: only when asked
+
+        text += "\n" + render_ensembles(ensemble_configs(s["configs"]), fmt)
+    md.write_text(text)
     png = render_plot(s, out / "comparison.png",
                       f"{_unique(jobs, 'model')} on {_unique(jobs, 'data')}: {len(s['configs'])} configurations")
     return md, png
@@ -520,9 +530,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="folder for comparison.md/png (default: the first path)")
     parser.add_argument("--best-of", metavar="KEY", help="keep only the best configuration per value of this "
                                                         "override (e.g. optimizer after an lr search)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="also average each configuration's seeds (best checkpoints) into one classifier and "
+                             "report its test accuracy beside the members' mean (bagging with data.bootstrap=true)")
     args = parser.parse_args(argv)
     try:
-        md, png = compare(args.paths, metric=args.metric, target=args.target, out_dir=args.out, best_of=args.best_of)
+        md, png = compare(args.paths, metric=args.metric, target=args.target, out_dir=args.out, best_of=args.best_of,
+                          ensemble=args.ensemble)
     except (FileNotFoundError, ValueError) as err:
         print(f"compare.py: {err}", file=sys.stderr)
         return 2

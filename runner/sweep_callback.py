@@ -2,7 +2,8 @@
 
 Hydra skips `on_multirun_end` when a job raised (the sweeper re-raises after the batch), so once a job
 has failed the comparison is also rewritten after every later job: the last job leaves it complete.
-The report never fails the sweep: an error while comparing is logged, not raised.
+The report never fails the sweep: an error while comparing is logged, not raised. `ensemble`
+(`compare.ensemble=true`) adds each configuration's ensemble of seeds (runner/ensemble.py).
 """
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ log = logging.getLogger("refzoo.compare")
 
 
 class CompareOnSweepEnd(Callback):
-    def __init__(self, metric: str | None = None, target: str | float | None = None, enabled: bool = True):
+    def __init__(self, metric: str | None = None, target: str | float | None = None, enabled: bool = True,
+                 ensemble: bool = False):
         self.metric = metric
         self.target = target
         self.enabled = enabled
+        self.ensemble = bool(ensemble)
         self._job_failed = False
 
     def _compare(self, sweep_dir: str | Path) -> None:
@@ -30,7 +33,7 @@ class CompareOnSweepEnd(Callback):
             return
         try:
             from compare import compare  # at the repo root, next to train.py
-            md, png = compare(sweep_dir, metric=self.metric, target=self.target)
+            md, png = compare(sweep_dir, metric=self.metric, target=self.target, ensemble=self.ensemble)
             log.info("comparison: %s and %s", md, png)
         except Exception as err:  # noqa: BLE001 - a report must not turn a finished sweep into a failure
             log.warning("could not compare the sweep in %s: %s: %s", sweep_dir, type(err).__name__, err)
