@@ -151,7 +151,9 @@ class Regularization:
     def training_loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, int, Tensor | None]:
         """(data loss, samples, penalty or None); with weight noise, the data loss of the noisy weights."""
         if self.weight_std and model.training:
-            loss, n = functional_call(_TrainingLoss(model), self.noisy_weights(model), (batch,))
+            # tie_weights=False: a module registered under two names (LogisticRegression.linear is net[1]) is one
+            # object, set once; with tying, torch restored such an alias to the noisy tensor
+            loss, n = functional_call(_TrainingLoss(model), self.noisy_weights(model), (batch,), tie_weights=False)
         else:
             loss, n = model.training_loss(batch)
         return loss, n, self.penalty(model)
