@@ -59,7 +59,7 @@ def load_member(run_dir: Path) -> tuple[torch.nn.Module, Any]:
 
 
 @torch.no_grad()
-def test_probabilities(model: torch.nn.Module, data_cfg: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def probabilities_on_test(model: torch.nn.Module, data_cfg: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(class probabilities (N, C), labels (N,)) of the model on the data config's test split."""
     from hydra.utils import instantiate
 
@@ -87,7 +87,7 @@ def ensemble_runs(label: str, run_dirs: Sequence[Path]) -> EnsembleRow:
     try:
         total, labels = None, None
         for run_dir in run_dirs:
-            probs, y = test_probabilities(*load_member(Path(run_dir)))
+            probs, y = probabilities_on_test(*load_member(Path(run_dir)))
             if labels is not None and not torch.equal(labels, y):
                 raise EnsembleError(f"{run_dir}: its test split differs from the other seeds'")
             labels = y
