@@ -154,8 +154,9 @@ def _adam_param(param, g, m, v, vmax, m_weight, step_size, bias_correction2_sqrt
     m.lerp_(g, m_weight)                                     # m = b1 * m + (1 - b1) * g
     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)            # v = b2 * v + (1 - b2) * g^2
     if amsgrad:
-        # vmax = max(vmax, v) (not out=vmax: torch.compile refuses out= on a non-contiguous param's state)
-        v = vmax.copy_(torch.maximum(vmax, v))
+        # vmax = max(vmax, v), in place (torch.maximum(..., out=vmax) is the same, but torch.compile
+        # refuses out= on a non-contiguous param's state; clamp_min_ propagates NaN as maximum does)
+        v = vmax.clamp_min_(v)
     denom = v.sqrt().div_(bias_correction2_sqrt).add_(eps)   # sqrt(vhat) + eps
     # w = w - lr * mhat / (sqrt(vhat) + eps) = w - step_size * m / denom
     param.addcdiv_(m, denom.div_(step_size), value=-1)

@@ -111,8 +111,9 @@ class SGD(Optimizer):
 def _sgd_param(param, g, buf, lr, momentum, *, dampening, weight_decay, nesterov, maximize):
     """The rule for one param, in place; returns its momentum buffer (born as a copy of g).
 
-    lr and momentum are 0-dim tensors of the param's dtype, used only as tensor operands (see
-    optimizers/_fused.py); momentum is None when it is off (0)."""
+    lr and momentum are numbers on the single-tensor path (as in torch's) and 0-dim tensors of the
+    param's dtype on the fused path (see optimizers/_fused.py); every op below takes either form.
+    momentum is None when it is off (0)."""
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -122,28 +123,21 @@ def _sgd_param(param, g, buf, lr, momentum, *, dampening, weight_decay, nesterov
             buf = g.detach().clone()                       # v_1 = g_1
         else:
             buf.mul_(momentum).add_(g, alpha=1 - dampening)  # v = mu * v + (1 - tau) * g
-        if not nesterov:
-            g = buf                                        # classic: v
-        elif g.is_sparse:  # addcmul has no sparse kernel; sparse grads never reach torch.compile
-            g = g.add(buf, alpha=momentum)
+        if nesterov:
+            g = g.add(buf, alpha=momentum)                 # nesterov: g + mu * v
         else:
-            g = torch.addcmul(g, buf, momentum)            # nesterov: g + mu * v
-    if g.is_sparse:  # nn.Embedding(sparse=True) gradients, as above
-        param.add_(g, alpha=-lr)
-    else:
-        param.addcmul_(g, lr, value=-1)                    # w = w - lr * g
+            g = buf                                        # classic: v
+    param.add_(g, alpha=-lr)                               # w = w - lr * g
     return buf
 
 
 def _single_tensor_sgd(params, grads, bufs, *, lr, momentum, dampening, weight_decay, nesterov,
                        maximize) -> None:
     """One param at a time: the readable oracle. New momentum buffers are written into `bufs`."""
-    scalars = _fused.PerTensorKind((lr, momentum))
     with_momentum = momentum != 0
     for i, param in enumerate(params):
-        lr_t, momentum_t = scalars(param)
-        buf = _sgd_param(param, grads[i], bufs[i] if with_momentum else None, lr_t,
-                         momentum_t if with_momentum else None, dampening=dampening,
+        buf = _sgd_param(param, grads[i], bufs[i] if with_momentum else None, lr,
+                         momentum if with_momentum else None, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         if with_momentum:
             bufs[i] = buf
