@@ -133,7 +133,7 @@ def breast_cancer_section(root: Path) -> str:
     # scikit-learn minimizes 1/2 |w|^2 + C sum_i logloss_i; divided by C n that is our mean BCE + l2 |w|^2
     l2 = 1.0 / (2 * 1.0 * len(x))
     m, secs = run([*base, "optimizer=lbfgs", "optimizer.lr=1.0", "optimizer.tolerance_grad=1e-12",
-                   "optimizer.tolerance_change=1e-15", "model.l1=0.0", f"model.l2={l2}", "trainer.max_epochs=10"],
+                   "optimizer.tolerance_change=1e-15", "model.penalty.l1=0.0", f"model.penalty.l2={l2}", "trainer.max_epochs=10"],
                   root / "breast_cancer")
     gap = abs(m["test/acc"] - sk_acc) * 100
     return ("Breast cancer, logistic regression (one logit, BCEWithLogits, L-BFGS, l2 = 1/(2 C n) with C = 1) "

@@ -179,23 +179,24 @@ def test_rnn_on_names_batches_ignores_padding(cell, bidirectional):
 # --- penalties -------------------------------------------------------------------------------------------
 def test_l1_l2_penalties_follow_the_cheatsheet():
     torch.manual_seed(3)
-    model = LinearRegression([4], ADAM, MSELoss(), l1=0.3, l2=0.05).double()
+    model = LinearRegression([4], ADAM, MSELoss(), penalty={"l1": 0.3, "l2": 0.05}).double()
     w, b = model.linear.weight, model.linear.bias
     torch.testing.assert_close(model.penalty(), 0.3 * w.abs().sum() + 0.05 * (w ** 2).sum(), rtol=1e-14, atol=0)
     x, y = torch.randn(8, 4, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
-    loss, _ = model.training_loss((x, y))
+    loss, _, penalty = model.regularization.training_loss(model, (x, y))  # what training_step adds up
+    loss = loss + penalty
     data = ((x @ w.T + b - y) ** 2).mean()
     torch.testing.assert_close(loss, data + 0.3 * w.abs().sum() + 0.05 * (w ** 2).sum(), rtol=1e-14, atol=0)
     # the bias is never penalized
     loss.backward()
     torch.testing.assert_close(b.grad, (2 * (x @ w.T + b - y)).mean(0), rtol=1e-12, atol=1e-14)
 
-    clf = LogisticRegression([4], 3, ADAM, CrossEntropyLoss(), l1=0.1, l2=0.2).double()
+    clf = LogisticRegression([4], 3, ADAM, CrossEntropyLoss(), penalty={"l1": 0.1, "l2": 0.2}).double()
     w = clf.linear.weight
     torch.testing.assert_close(clf.penalty(), 0.1 * w.abs().sum() + 0.2 * (w ** 2).sum(), rtol=1e-14, atol=0)
     assert LogisticRegression([4], 3, ADAM, CrossEntropyLoss()).penalty() is None
-    with pytest.raises(ValueError, match="model.l2"):
-        LogisticRegression([4], 3, ADAM, CrossEntropyLoss(), l2=-1.0)
+    with pytest.raises(ValueError, match="model.penalty.l2"):
+        LogisticRegression([4], 3, ADAM, CrossEntropyLoss(), penalty={"l2": -1.0})
 
 
 def test_logistic_picks_binary_or_multinomial_and_checks_the_loss():
@@ -276,7 +277,7 @@ def test_backward_keeps_the_graph_when_the_optimizer_asks_for_it(tmp_path):
 @pytest.mark.parametrize("optimizer", ["lbfgs", "newton"])
 def test_closure_optimizer_trains_logistic_regression_full_batch(make_cfg, optimizer):
     cfg = make_cfg("model=logistic", "data=breast_cancer", "loss=bce_with_logits", f"optimizer={optimizer}",
-                   "optimizer.lr=1.0", "model.l1=0.0", "model.l2=1e-3", "data.batch_size=1000",
+                   "optimizer.lr=1.0", "model.penalty.l1=0.0", "model.penalty.l2=1e-3", "data.batch_size=1000",
                    "trainer.max_epochs=3", tiny=False)
     cfg.callbacks.progress_bar = None
     metrics = train(cfg)
