@@ -149,9 +149,7 @@ def main(cfg: DictConfig) -> float | None:
             if isinstance(err, DivergedError):
                 log.error("%s", err)  # train() already wrote metrics.json with status "diverged"
                 return float("nan")
-            log.exception("job failed: %s", err)
-            facts = {**run_facts(cfg, _hydra_choices()), "status": "failed", "error": f"{type(err).__name__}: {err}"}
-            write_metrics_json(Path(cfg.paths.output_dir) / "metrics.json", {}, facts)
+            log.exception("job failed: %s", err)  # record_failure wrote metrics.json
             return float("nan")
         if isinstance(err, ConfigError):
             log.error("config error: %s", err)

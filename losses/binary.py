@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd import Function
+
+from activations.softplus import SoftplusFunction
 
 from ._autocast import float32_under_autocast
 from ._reduction import checking_values, check_reduction, legacy_reduction, reduce
@@ -97,7 +98,8 @@ class BCEWithLogitsLoss(nn.Module):
         if target.shape != input.shape:
             raise ValueError(f"BCEWithLogitsLoss: target size {tuple(target.shape)} must equal the "
                              f"input size {tuple(input.shape)}")
-        log_sigmoid = F.logsigmoid(input)
+        # log sigma(x) = -softplus(-x), the hand-written softplus (no threshold: exact for every logit)
+        log_sigmoid = -SoftplusFunction.apply(-input, 1.0, float("inf"))
         if self.pos_weight is not None:
             log_sigmoid = log_sigmoid * (1 + (self.pos_weight - 1) * target)
         loss = (1 - target) * input - log_sigmoid
