@@ -29,10 +29,12 @@ class Net(nn.Module):
 
 def _assert_close(got, want, name: str) -> None:
     """torch's float32 tolerance; for softmax and log-softmax relative to the largest entry as well,
-    since compiled row sums add in another order (the weight's gradient sums over the batch too)."""
+    since compiled row sums add in another order (the weight's gradient sums over the batch too);
+    likewise for GELU(tanh), whose derivative's (1 + tanh u) cancels for negative u, where the
+    generated kernel's fused multiply-adds round differently from the eager ops."""
     for g, w in zip(got, want):
         t = tol(torch.float32)
-        if "softmax" in name:
+        if "softmax" in name or name == "gelu-tanh":
             t["atol"] = max(t["atol"], t["rtol"] * w.abs().max().item())
         torch.testing.assert_close(g, w, **t, msg=lambda m: f"{name}: {m}")
 
