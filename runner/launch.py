@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -116,6 +117,30 @@ def rank_zero_only(value: Any, env: Mapping[str, str] | None = None) -> Any:
     return value if process_rank(env) == 0 else None
 
 
+HYDRA_SUBDIR = ".hydra"
+_RESUME_SUBDIR = re.compile(r"resume-(\d+)")
+
+
+def output_subdir(ckpt_path: Any, output_dir: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Where Hydra writes this run's config.yaml, hydra.yaml and overrides.yaml, relative to its folder.
+
+    None on ranks other than the first (one copy per run). `.hydra` for a new run, and for a resume with
+    no earlier `.hydra/config.yaml` to keep. A resume (`ckpt_path` set) into a folder whose `.hydra/`
+    holds the original run's files gets `.hydra/resume-<n>`, n one above the highest already there, so
+    the original files are never written over. Registered with use_cache=True: the answer is kept in the
+    composed config, so every later read of hydra.output_subdir names the folder Hydra wrote, even once
+    that folder exists and would count as taken.
+    """
+    if process_rank(env) != 0:
+        return None
+    hydra_dir = Path(str(output_dir)) / HYDRA_SUBDIR
+    if ckpt_path in (None, "", "null") or not (hydra_dir / "config.yaml").is_file():
+        return HYDRA_SUBDIR
+    taken = (int(m.group(1)) for path in hydra_dir.iterdir()
+             if path.is_dir() and (m := _RESUME_SUBDIR.fullmatch(path.name)))
+    return f"{HYDRA_SUBDIR}/resume-{1 + max(taken, default=0)}"
+
+
 def _run_name_or_exit(default: str) -> str:
     try:
         return run_name(str(default))
@@ -127,10 +152,13 @@ def _run_name_or_exit(default: str) -> str:
 
 
 def register_resolvers() -> None:
-    """${refzoo.run_name:<default>}, ${refzoo.rank_suffix:}, ${refzoo.rank_zero:<value>}."""
+    """${refzoo.run_name:<default>}, ${refzoo.rank_suffix:}, ${refzoo.rank_zero:<value>},
+    ${refzoo.output_subdir:<ckpt_path>,<run folder>}."""
     OmegaConf.register_new_resolver("refzoo.run_name", _run_name_or_exit, replace=True)
     OmegaConf.register_new_resolver("refzoo.rank_suffix", lambda: rank_suffix(), replace=True)
     OmegaConf.register_new_resolver("refzoo.rank_zero", lambda value: rank_zero_only(value), replace=True)
+    OmegaConf.register_new_resolver("refzoo.output_subdir", lambda ckpt_path, output_dir: output_subdir(
+        ckpt_path, output_dir), replace=True, use_cache=True)
 
 
 def process_facts(trainer: Any) -> dict[str, Any]:

@@ -9,19 +9,20 @@ its callbacks' `on_run_start` / `on_multirun_start` come before all of that, so 
   refused, a stale lock (its process gone) is taken over, the lock is removed when the run ends;
 - a new run (no `ckpt_path`) into a folder that holds an earlier run's records (metrics.csv, checkpoints,
   or the metrics.json of a run that trained) is refused unless `overwrite=true`, which removes them;
-- a resume (`ckpt_path=...`) keeps the original run's `.hydra/{config,hydra,overrides}.yaml` and records
-  its own beside them as `.hydra/<name>.resume-<n>.yaml`.
+- a resume (`ckpt_path=...`) may write into a folder that holds records. It keeps the original run's
+  `.hydra/{config,hydra,overrides}.yaml` because Hydra writes the resume's into `.hydra/resume-<n>/`
+  (`hydra.output_subdir`, chosen by runner/launch.py's `output_subdir`), not because of anything here.
 
-A multirun guards its sweep folder the same way. Processes of a multi-process run other than the first
-(Lightning's DDP launcher re-runs the script with LOCAL_RANK set; torchrun and srun set RANK /
-SLURM_PROCID) share the first one's folder and are not checked. Refusals print one line to stderr and
-exit 2, as train.py does for config errors (a SystemExit passes Hydra's callback error handling).
+A multirun guards its sweep folder the same way; with `ckpt_path=last` every job resumes its own folder.
+Processes of a multi-process run other than the first (Lightning's DDP launcher re-runs the script with
+LOCAL_RANK set; torchrun and srun set RANK / SLURM_PROCID) share the first one's folder and are not
+checked. Refusals print one line to stderr and exit 2, as train.py does for config errors (a SystemExit
+passes Hydra's callback error handling).
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -33,8 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from .launch import process_rank
 from .lock import FolderLockedError, RunFolderLock
 
-HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
-# what a run writes that a second run would mix with (the folder's .hydra/ is Hydra's and rewritten)
+# what a run writes that a second run would mix with (the folder's .hydra/ is Hydra's: a new run rewrites it)
 RECORDS = ("metrics.csv", "metrics.json", "checkpoints")
 
 
@@ -123,7 +123,6 @@ def _overwrite(config: DictConfig) -> bool:
 class RunFolderGuard(Callback):
     def __init__(self) -> None:
         self.lock: RunFolderLock | None = None
-        self.originals: dict[Path, bytes] = {}
 
     def _take(self, key: str, folder: Path) -> None:
         make_folder(key, folder)
@@ -149,10 +148,6 @@ class RunFolderGuard(Callback):
         overwrite = _overwrite(config)
         self._take("hydra.run.dir", folder)
         if _is_resume(config):
-            subdir = _wanted(config, "hydra.output_subdir")
-            if subdir is not None:
-                self.originals = {path: path.read_bytes() for path in
-                                  (folder / str(subdir) / name for name in HYDRA_FILES) if path.is_file()}
             return
         found = earlier_run(folder)
         if found is None:
@@ -163,19 +158,6 @@ class RunFolderGuard(Callback):
         self._release()
         refuse(f"hydra.run.dir={folder} already holds a run ({found}); resume it with ckpt_path=last, replace "
                f"it with overwrite=true, or choose another hydra.run.dir")
-
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """A resume: Hydra has just written the resume's .hydra files over the original run's; move them
-        aside as <name>.resume-<n>.yaml and put the originals back."""
-        if not self.originals:
-            return
-        n = 1 + max((int(m.group(1)) for path in next(iter(self.originals)).parent.glob("*.resume-*.yaml")
-                     if (m := re.search(r"\.resume-(\d+)\.yaml$", path.name))), default=0)
-        for path, original in self.originals.items():
-            if path.is_file():
-                path.replace(path.with_name(f"{path.stem}.resume-{n}{path.suffix}"))
-            path.write_bytes(original)
-        self.originals = {}
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._release()
@@ -190,6 +172,8 @@ class RunFolderGuard(Callback):
         folder = Path(str(sweep_dir)).absolute()
         overwrite = _overwrite(config)
         self._take("hydra.sweep.dir", folder)
+        if _is_resume(config):  # each job resumes its own folder, as a single run does
+            return
         jobs = [job for job in sorted(folder.iterdir()) if job.is_dir() and earlier_run(job) is not None]
         if not jobs:
             return

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from _train_cli import QUICK, cli, popen
+from runner.compose import compose_config
 from runner.lock import LOCK_NAME, FolderLockedError, RunFolderLock
 from runner.run_folder import RunFolderGuard, is_secondary_process
 
@@ -44,28 +46,64 @@ def test_a_run_that_failed_before_training_leaves_the_folder_reusable(tmp_path):
     assert cli(*QUICK, f"hydra.run.dir={folder}").code == 0
 
 
+HYDRA_FILES = ["config.yaml", "hydra.yaml", "overrides.yaml"]
+
+
 def test_resume_keeps_the_original_hydra_files_and_records_its_own(tmp_path):
     folder = tmp_path / "run"
     assert cli(*QUICK, "optimizer=sgd", f"hydra.run.dir={folder}").code == 0
     hydra_dir = folder / ".hydra"
-    original = {p.name: p.read_text() for p in hydra_dir.iterdir()}
+    original = {name: (hydra_dir / name).read_bytes() for name in HYDRA_FILES}
     for n, epochs in ((1, 2), (2, 3)):
         result = cli(*QUICK, "optimizer=sgd", f"trainer.max_epochs={epochs}", "ckpt_path=last",
                      f"hydra.run.dir={folder}")
         assert result.code == 0, result.out[-3000:]
-        assert {name: (hydra_dir / name).read_text() for name in original} == original
-        resume = yaml.safe_load((hydra_dir / f"overrides.resume-{n}.yaml").read_text())
-        assert "ckpt_path=last" in resume and f"trainer.max_epochs={epochs}" in resume
-        assert (hydra_dir / f"config.resume-{n}.yaml").is_file() and (hydra_dir / f"hydra.resume-{n}.yaml").is_file()
-    assert "ckpt_path=last" not in yaml.safe_load((hydra_dir / "overrides.yaml").read_text())
+        assert {name: (hydra_dir / name).read_bytes() for name in HYDRA_FILES} == original
+        assert sorted(p.name for p in hydra_dir.iterdir()) == HYDRA_FILES + [f"resume-{k}" for k in range(1, n + 1)]
+        resume_dir = hydra_dir / f"resume-{n}"
+        assert sorted(p.name for p in resume_dir.iterdir()) == HYDRA_FILES
+        assert yaml.safe_load((resume_dir / "overrides.yaml").read_text()) == [
+            *QUICK, "optimizer=sgd", f"trainer.max_epochs={epochs}", "ckpt_path=last"]
+        config = yaml.safe_load((resume_dir / "config.yaml").read_text())
+        assert config["ckpt_path"] == "last" and config["trainer"]["max_epochs"] == epochs
+    assert yaml.safe_load(original["overrides.yaml"]) == [*QUICK, "optimizer=sgd"]
+    assert yaml.safe_load(original["config.yaml"])["ckpt_path"] is None
 
 
-def test_a_second_sweep_into_a_finished_sweep_folder_is_refused(tmp_path):
+def test_output_subdir_is_chosen_once_per_run(tmp_path, monkeypatch):
+    """hydra.output_subdir names the folder Hydra writes into, however often it is read: once that folder
+    exists it still names it. Resumes with no earlier .hydra/config.yaml to keep, and new runs, use .hydra."""
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert compose_config(["ckpt_path=last"], tmp_path).hydra.output_subdir == ".hydra"
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("{}")
+    assert compose_config([], tmp_path).hydra.output_subdir == ".hydra"
+    for n in (1, 2):
+        cfg = compose_config(["ckpt_path=last"], tmp_path)
+        assert cfg.hydra.output_subdir == f".hydra/resume-{n}"
+        (tmp_path / ".hydra" / f"resume-{n}").mkdir()
+        assert cfg.hydra.output_subdir == f".hydra/resume-{n}"
+        assert HydraConfig.get().output_subdir == f".hydra/resume-{n}"
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert compose_config(["ckpt_path=last", f"hydra.run.dir={tmp_path}"], tmp_path).hydra.output_subdir is None
+
+
+def test_a_second_sweep_into_a_finished_sweep_folder_is_refused_unless_it_resumes(tmp_path):
     sweep = tmp_path / "sweep"
     assert cli("-m", *QUICK, "seed=1", f"hydra.sweep.dir={sweep}").code == 0
     again = cli("-m", *QUICK, "seed=1", f"hydra.sweep.dir={sweep}")
     assert again.code == 2 and len(again.lines) == 1, again.out
     assert f"hydra.sweep.dir={sweep} already holds a sweep (1 run folders with records, e.g. 0/)" in again.out
+
+    hydra_dir = sweep / "0" / ".hydra"
+    original = {name: (hydra_dir / name).read_bytes() for name in HYDRA_FILES}
+    resumed = cli("-m", *QUICK, "seed=1", "trainer.max_epochs=2", "ckpt_path=last", f"hydra.sweep.dir={sweep}")
+    assert resumed.code == 0, resumed.out[-3000:]
+    assert json.loads((sweep / "0" / "metrics.json").read_text())["epochs"] == 2
+    assert {name: (hydra_dir / name).read_bytes() for name in HYDRA_FILES} == original
+    assert "ckpt_path=last" in yaml.safe_load((hydra_dir / "resume-1" / "overrides.yaml").read_text())
 
 
 def _dead_pid() -> int:
