@@ -31,9 +31,8 @@ def steady_allocator() -> bool:
     """Make glibc's malloc keep and reuse freed memory (True if it could be set).
 
     By default a freed 16 MB buffer may go back to the kernel, and the next one is mapped afresh:
-    page faults at first touch, which on this VM cost 0.4-5 ms per 16 MB depending on the process's
-    allocator state, more than the kernels measured. The same torch kernel then timed 3.4 ms in
-    one run and 10 ms in another. Fixed thresholds (mmap and trim only above 1 GB) take that out for
+    page faults at first touch, which can cost more than the kernels measured and vary with the
+    process's allocator state (bench/RESULTS.md has the figures). Fixed thresholds (mmap and trim only above 1 GB) take that out for
     both contenders alike: what is left is their arithmetic and memory traffic.
     """
     import ctypes

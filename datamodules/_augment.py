@@ -4,8 +4,8 @@ The transforms are those of torchvision.transforms.v2 (RandomCrop with zero padd
 RandomHorizontalFlip, RandomAffine with nearest sampling and zero fill), and tests hold each one
 equal to v2's functional op for the same drawn parameters. They are written here for whole batches
 because a v2 transform called on a batch draws ONE set of parameters for all images (every image
-would shift the same way), and running v2 image by image costs 13-60 ms per batch of 128 on a CPU
-core, more than a small model's step. Here every image gets its own draw and a batch costs ~1 ms.
+would shift the same way), and running v2 image by image costs more per batch than a small
+model's step. Here every image gets its own draw in a few whole-batch tensor ops.
 Draws come from torch's global generator, which `seed_everything` fixes.
 """
 from __future__ import annotations

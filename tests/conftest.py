@@ -56,7 +56,7 @@ def _test_device():
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Test tensors are tiny: extra intra-op threads only add waiting, badly so on a busy machine
-    (double backward measured 400x slower with 2 threads under load)."""
+    (a descheduled worker thread stalls the whole op)."""
     import torch
 
     prev = torch.get_num_threads()
