@@ -77,7 +77,8 @@ def run_path(cls, kwargs: dict, closure_based: bool, fn, start, lr: float) -> np
     def closure():
         opt.zero_grad()
         loss = fn(xy)
-        loss.backward()
+        # Newton differentiates the gradient again, so it needs the gradient's graph
+        loss.backward(create_graph=getattr(opt, "needs_create_graph", False))
         return loss
 
     path = [xy.detach().clone()]

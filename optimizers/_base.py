@@ -16,7 +16,9 @@ from ._fused import check_fused_param
 
 # torch's multi-tensor kernels are real fused kernels only on these accelerators; on CPU a
 # torch._foreach_* call is a C++ loop, so torch keeps the single-tensor path as the CPU default.
-_FOREACH_DEVICES = frozenset({"cuda", "xpu", "mtia", torch._C._get_privateuse1_backend_name()})
+# torch also counts an out-of-tree (PrivateUse1) backend, whose name only a private function
+# gives; here such a backend gets the single-tensor default, and foreach=True selects the other.
+_FOREACH_DEVICES = frozenset({"cuda", "xpu", "mtia"})
 # tensor subclasses (e.g. DTensor) may not implement the foreach ops, so only plain tensors count
 _PLAIN_TYPES = (Tensor, Parameter)
 
