@@ -87,6 +87,8 @@ class SGD(Optimizer):
             params, grads, bufs, has_sparse_grad = self._init_group(group)
             if not params:
                 continue
+            # a buffer is born on a param's first step; later steps update it in place
+            new_bufs = any(b is None for b in bufs)
             options = dict(momentum=group["momentum"], dampening=group["dampening"],
                            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                            maximize=group["maximize"])
@@ -101,7 +103,7 @@ class SGD(Optimizer):
                 _multi_tensor_sgd(params, grads, bufs, lr=as_float(group["lr"]), **options)
             else:
                 _single_tensor_sgd(params, grads, bufs, lr=as_scalar(group["lr"]), **options)
-            if group["momentum"] != 0:
+            if new_bufs:
                 # the buffers created on the first step become state only now
                 for p, buf in zip(params, bufs):
                     self.state[p]["momentum_buffer"] = buf
