@@ -7,14 +7,17 @@ for every parameter of a (device, dtype) group. fused=True runs that loop throug
 ``torch.compile``, so the whole group becomes one compiled call whose kernels read each tensor once.
 
 The values a rule multiplies by and that change while training (lr, momentum, betas, the bias
-corrections of each param's step count) reach the per-parameter function as 0-dim tensors of the
-param's dtype and device (see `operands`), on both paths, and are used only as tensor operands
-(``mul_``, ``div_``, ``lerp_``'s weight, ``addcmul_``'s factor). torch.compile bakes a Python number
-into the compiled code (and compiles again at each new value), and it mishandles a tensor passed
-where an op expects a number (``alpha=``, ``value=``); a tensor operand is read at run time. The
+corrections of each param's step count) reach the compiled group loop as 0-dim tensors of the
+param's dtype and device (see `operands`): torch.compile bakes a Python number into the compiled
+code (and compiles again at each new value), while a tensor is read at run time, whether it is an
+operand (``mul_``, ``lerp_``'s weight) or given where an op takes a number (``add_``'s ``alpha=``
+is traced as a multiply-add by it). So a rule is written once with ops that take either form:
+SGD's single-tensor path passes Python numbers to the same rule, as torch's does (a 0-dim tensor
+operand costs a per-param dispatch on small tensors); Adam's and Adagrad's pass their per-step
+values as 0-dim tensors on both paths, made once per distinct step count (see `PerStep`). The
 scalar arithmetic that produces these values (e.g. ``lr / (1 - beta1 ** t)``) stays in Python
-doubles, once per distinct step count, as in torch's single-tensor step; values that stay fixed
-for a run (eps, weight decay, dampening, the on/off options) remain Python numbers.
+doubles, as in torch's single-tensor step; values that stay fixed for a run (eps, weight decay,
+dampening, the on/off options) remain Python numbers.
 
 torch.compile keys its compiled code on the group's layout (number, shapes, dtypes and strides of the
 params, the on/off options), so a run compiles once per param group, on its first step.
@@ -99,26 +102,6 @@ def operands(values, like: Tensor) -> tuple[Tensor, ...]:
     """Scalars (numbers, or 0-dim tensors for Tensor hyperparameters) as 0-dim tensors of `like`'s
     dtype and device: the form in which a per-parameter rule multiplies by them."""
     return tuple(torch.as_tensor(v, dtype=like.dtype, device=like.device) for v in values)
-
-
-class PerTensorKind:
-    """`operands(values, like)` made once per (dtype, device index) of the `like` tensors seen: a
-    dict lookup per param, cheaper than grouping the params (which SGD's per-param cost would
-    feel on many small tensors)."""
-
-    def __init__(self, values):
-        self.values, self.made, self.last = values, {}, (None, None, None)
-
-    def __call__(self, like: Tensor) -> tuple[Tensor, ...]:
-        dtype, device = like.dtype, like.get_device()  # -1 on the CPU; one accelerator type per process
-        last_dtype, last_device, made = self.last
-        if dtype is last_dtype and device == last_device:  # the common case: as the previous param
-            return made
-        made = self.made.get((dtype, device))
-        if made is None:
-            made = self.made[(dtype, device)] = operands(self.values, like)
-        self.last = (dtype, device, made)
-        return made
 
 
 class PerStep:
