@@ -30,22 +30,33 @@ def use_foreach(foreach: bool | None, params: list[Tensor]) -> bool:
     return all(type(p) in _PLAIN_TYPES and p.device.type in _FOREACH_DEVICES for p in params)
 
 
+def _split_by_device_and_dtype(tensorlists: tuple[list, ...]) -> dict[tuple, tuple[list[list[Any]], list[int]]]:
+    """The aligned lists split by the (device, dtype) of the first list's tensors (the params), with
+    each part's positions. An empty list (an unused state kind) stays empty in every part; None
+    entries (a buffer not created yet) pass through."""
+    parts: dict[tuple, tuple[list[list[Any]], list[int]]] = {}
+    for i, p in enumerate(tensorlists[0]):
+        lists, positions = parts.setdefault((p.device, p.dtype), ([[] for _ in tensorlists], []))
+        for part, whole in zip(lists, tensorlists):
+            if whole:
+                part.append(whole[i])
+        positions.append(i)
+    return parts
+
+
 def group_by_device_and_dtype(*tensorlists: list) -> Iterable[list[list[Any]]]:
     """The aligned lists split per (device, dtype), since one foreach call needs one of each.
 
-    Lists may be empty (an unused state kind) or hold None (a buffer not created yet); the grouping
-    itself is the C++ helper torch.optim.Optimizer (our base class) offers its subclasses. The split
+    Lists may be empty (an unused state kind) or hold None (a buffer not created yet). The split
     lists are new lists holding the same tensors: in-place updates reach the caller, list assignments
     do not (see `group_with_indices`).
     """
-    grouped = Optimizer._group_tensors_by_device_and_dtype(list(tensorlists))
-    return (lists for lists, _ in grouped.values())
+    return (lists for lists, _ in _split_by_device_and_dtype(tensorlists).values())
 
 
 def group_with_indices(*tensorlists: list) -> Iterable[tuple[list[list[Any]], list[int]]]:
     """As `group_by_device_and_dtype`, with each group's positions in the input lists."""
-    grouped = Optimizer._group_tensors_by_device_and_dtype(list(tensorlists), with_indices=True)
-    return grouped.values()
+    return _split_by_device_and_dtype(tensorlists).values()
 
 
 def params_with_grads(group: dict, who: str) -> tuple[list[Tensor], list[Tensor]]:
