@@ -13,6 +13,7 @@ from torch.nn import init
 from ._args import pair
 from ._autocast import matmul_inputs
 from ._columns import fold, group_matmul, unfold
+from ._params import create_weight_and_bias
 
 PADDING_MODES = ("zeros",)
 TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -116,12 +117,8 @@ class Conv2d(nn.Module):
         self.padding_mode = padding_mode
         self.transposed = False
         self.output_padding = (0, 0)
-        factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty((out_channels, in_channels // groups, *self.kernel_size), **factory))
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels, **factory))
-        else:
-            self.register_parameter("bias", None)
+        create_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), out_channels, bias,
+                               device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -14,6 +14,7 @@ from torch.nn import init
 from ._args import pair
 from ._autocast import matmul_inputs
 from ._columns import fold, group_matmul, unfold
+from ._params import create_weight_and_bias
 
 
 class _ConvTranspose2dFn(torch.autograd.Function):
@@ -113,12 +114,8 @@ class ConvTranspose2d(nn.Module):
         self.groups = groups
         self.padding_mode = padding_mode
         self.transposed = True
-        factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty((in_channels, out_channels // groups, *self.kernel_size), **factory))
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels, **factory))
-        else:
-            self.register_parameter("bias", None)
+        create_weight_and_bias(self, (in_channels, out_channels // groups, *self.kernel_size), out_channels, bias,
+                               device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
