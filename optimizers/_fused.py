@@ -59,6 +59,14 @@ def check_fused_param(p: Tensor) -> None:
     require_compiler(p.device.type)
 
 
+def check_fused_groups(param_groups: list[dict]) -> None:
+    """check_fused_param for every param of every group with fused=True."""
+    for group in param_groups:
+        if group["fused"]:
+            for p in group["params"]:
+                check_fused_param(p)
+
+
 def require_compiler(device_type: str) -> None:
     """One clear error, before anything is traced, when torch.compile could not build kernels."""
     if device_type == "cpu":

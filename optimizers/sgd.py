@@ -78,10 +78,7 @@ class SGD(Optimizer):
         """One update of every param that has a gradient; returns the closure's loss if given."""
         loss = closure_loss(closure)
         if self._check_fused_params:
-            for group in self.param_groups:
-                if group["fused"]:
-                    for p in group["params"]:
-                        _fused.check_fused_param(p)
+            _fused.check_fused_groups(self.param_groups)
             self._check_fused_params = False
         for group in self.param_groups:
             params, grads, bufs, has_sparse_grad = self._init_group(group)
