@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ._autocast import input_dtype_under_autocast
+from .tanh import tanh
 
 SQRT_HALF = math.sqrt(0.5)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -39,12 +40,12 @@ class GELUTanhFunction(torch.autograd.Function):
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(z)
         u = K * (z + C * z * z * z)
-        return 0.5 * z * (1 + torch.tanh(u))
+        return 0.5 * z * (1 + tanh(u))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (z,) = ctx.saved_tensors
-        t = torch.tanh(K * (z + C * z * z * z))
+        t = tanh(K * (z + C * z * z * z))
         du = K * (1 + 3 * C * z * z)
         return grad * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du)
 

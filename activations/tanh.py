@@ -7,6 +7,11 @@ from torch import nn
 from ._autocast import input_dtype_under_autocast
 
 
+def tanh(z: torch.Tensor) -> torch.Tensor:
+    """tanh(z) = 1 / (1 + 2/t) with z's sign, t = e^(2|z|) - 1 (see TanhFunction)."""
+    return torch.copysign(1 / (1 + 2 / torch.expm1(2 * z.abs())), z)
+
+
 class TanhFunction(torch.autograd.Function):
     """tanh(z) = (e^z - e^-z) / (e^z + e^-z);  tanh'(z) = 1 - tanh(z)^2.
 
@@ -18,8 +23,7 @@ class TanhFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        t = torch.expm1(2 * z.abs())
-        y = torch.copysign(1 / (1 + 2 / t), z)
+        y = tanh(z)
         ctx.save_for_backward(y)
         return y
 
