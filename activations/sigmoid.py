@@ -7,6 +7,11 @@ from torch import nn
 from ._autocast import input_dtype_under_autocast
 
 
+def sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """S(z) = 1 / (1 + e^-z) (see SigmoidFunction)."""
+    return 1 / (1 + torch.exp(-z))
+
+
 class SigmoidFunction(torch.autograd.Function):
     """S(z) = 1 / (1 + e^-z);  S'(z) = S(z) (1 - S(z)).
 
@@ -15,7 +20,7 @@ class SigmoidFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor) -> torch.Tensor:
-        s = 1 / (1 + torch.exp(-z))
+        s = sigmoid(z)
         ctx.save_for_backward(s)
         return s
 

@@ -12,6 +12,9 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import init
 
+from activations.sigmoid import sigmoid
+from activations.tanh import tanh
+
 from ._autocast import matmul_inputs
 from .linear import linear
 
@@ -34,11 +37,11 @@ class _LSTMStepFn(torch.autograd.Function):
         if b_hh is not None:
             a += b_hh
         size = c.shape[1]  # the cell size; h is smaller under a projection (torch's proj_size)
-        gates = torch.sigmoid(a)
-        gates[:, 2 * size : 3 * size] = torch.tanh(a[:, 2 * size : 3 * size])
+        gates = sigmoid(a)
+        gates[:, 2 * size : 3 * size] = tanh(a[:, 2 * size : 3 * size])
         i, f, g, o = gates.chunk(4, 1)
         c_new = torch.addcmul(f * c, i, g)
-        tanh_c = torch.tanh(c_new)
+        tanh_c = tanh(c_new)
         h_new = o * tanh_c
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
         ctx.has_bias = b_hh is not None
@@ -75,10 +78,10 @@ class _GRUStepFn(torch.autograd.Function):
     def forward(ctx, gi, h, w_hh, b_hh):
         gh = h @ w_hh.t() if b_hh is None else torch.addmm(b_hh, h, w_hh.t())
         size = h.shape[1]
-        rz = torch.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size])
+        rz = sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size])
         r, z = rz.chunk(2, 1)
         gh_n = gh[:, 2 * size :]
-        n = torch.tanh(torch.addcmul(gi[:, 2 * size :], r, gh_n))
+        n = tanh(torch.addcmul(gi[:, 2 * size :], r, gh_n))
         h_new = torch.addcmul(n, z, h - n)  # (1 - z) n + z h
         ctx.save_for_backward(rz, n, gh_n, h, w_hh)
         ctx.has_bias = b_hh is not None
