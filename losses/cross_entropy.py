@@ -2,7 +2,8 @@
 
 Both accept torch's layouts: input (C,), (N, C) or (N, C, d1, ...) with the class dimension at 1
 (a single sample (C,) is treated as a batch of one). Each loss is its formula in tensor ops and
-autograd differentiates it; for cross-entropy that gives the softmax-minus-target gradient
+autograd differentiates it, through activations/softmax.py's LogSoftmaxFunction (log-sum-exp,
+written-out backward); for cross-entropy that gives the softmax-minus-target gradient
 d/dz_c [-sum_k a_k log p_k] = (sum_k a_k) p_c - a_c.
 """
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from activations.softmax import LogSoftmaxFunction
+
 from ._autocast import float32_under_autocast
 from ._reduction import checking_values, check_reduction, legacy_reduction, reduce, weighted_mean
-
-
-def log_softmax(z: Tensor) -> Tensor:
-    """log p_c = z_c - log sum_k e^{z_k} over dim 1, by the log-sum-exp trick: with m = max_k z_k,
-    log p = (z - m) - log sum_k e^{z_k - m}. Any constant m gives the same value and the max keeps
-    every e^{z_k - m} <= 1, so m is taken as a constant (detached) rather than differentiated."""
-    shifted = z - z.detach().amax(1, keepdim=True)
-    return shifted - shifted.exp().sum(1, keepdim=True).log()
 
 
 def _batched(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -118,7 +113,7 @@ class CrossEntropyLoss(nn.Module):
         _check_index_target(name, input, target)
         _check_weight(name, self.weight, input, same_dtype=True)
         z, t = _batched(input, target)
-        loss = _index_loss(log_softmax(z), t, self.weight, self.ignore_index, eps, self.reduction)
+        loss = _index_loss(LogSoftmaxFunction.apply(z, 1), t, self.weight, self.ignore_index, eps, self.reduction)
         return loss.reshape(()) if input.dim() == 1 and self.reduction == "none" else loss
 
     def _probabilities(self, input: Tensor, target: Tensor) -> Tensor:
@@ -139,7 +134,7 @@ class CrossEntropyLoss(nn.Module):
             t = t * (1 - self.label_smoothing) + self.label_smoothing / classes
         if self.weight is not None:
             t = t * self.weight.reshape(1, -1, *[1] * (z.dim() - 2))
-        loss = -(log_softmax(z) * t).sum(1)
+        loss = -(LogSoftmaxFunction.apply(z, 1) * t).sum(1)
         return reduce(loss.squeeze(0) if input.dim() == 1 else loss, self.reduction)
 
 
