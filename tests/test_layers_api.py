@@ -170,6 +170,9 @@ def test_under_cpu_autocast_dtypes_follow_torch(name, args, make, same_dtype):
     out_t = out_t[0] if isinstance(out_t, tuple) else out_t
     out_o = out_o[0] if isinstance(out_o, tuple) else out_o
     assert out_o.dtype == out_t.dtype if same_dtype else out_o.dtype == torch.bfloat16
-    torch.testing.assert_close(out_o.float(), out_t.float(), rtol=0.05, atol=0.05)
+    # bfloat16 results, whose products sum in another order than torch's kernels: torch.testing's
+    # bfloat16 rtol, and one bfloat16 step (2^-8) of the largest output as atol for entries near 0
+    scale = out_t.float().abs().max().item()
+    torch.testing.assert_close(out_o.float(), out_t.float(), rtol=1.6e-2, atol=2.0 ** -8 * scale)
     out_o.float().sum().backward()
     assert all(p.grad.dtype == torch.float32 for p in ours.parameters())
