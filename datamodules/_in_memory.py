@@ -72,7 +72,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         model = trainer.lightning_module if trainer is not None else None
         if not normalizes_over_batch(model):
             return bool(self.drop_last)
-        rank, world = self._dist()
+        _, world = self._dist()
         per_rank = -(-self.train_set[0].shape[0] // world)  # each rank's shard (padded as DistributedSampler)
         if self.batch_size == 1:
             raise DataError(f"data.batch_size=1: {type(model).__name__} normalizes over the batch (batch norm), "

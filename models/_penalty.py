@@ -10,6 +10,7 @@ Biases only shift a prediction, and normalization layers are not in the list, so
 """
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Iterator
 
 import torch
@@ -30,6 +31,7 @@ def layer_classes(names: tuple[str, ...]) -> tuple[type, ...]:
                  if isinstance(cls, type))
 
 
+@functools.cache  # the classes never change; weights() runs every training step with a penalty on
 def weight_layers() -> tuple[type, ...]:
     from .elman import ElmanCell  # the zoo's own recurrent cell: weight = [W_x W_h]
 

@@ -127,12 +127,6 @@ class Regularization:
     def penalized(self) -> bool:
         return bool(self.l1 or self.l2)
 
-    @property
-    def active(self) -> bool:
-        """Whether anything is on (penalty, noise or a non-default init)."""
-        return bool(self.penalized or self.input_std or self.weight_std or self.init != "torch"
-                    or self.init_bias is not None)
-
     def attach(self, model: nn.Module) -> None:
         """Initialize the model's layers and hook the input noise; call once its layers exist."""
         initialize(model, self.init, self.init_bias)
