@@ -13,6 +13,11 @@ the epochs logged before the interruption.
   the resumed epoch and later ones (logged after that checkpoint was written, before the
   interruption) are dropped, so every epoch appears once, in order. The logger learns where training
   resumes as a callback: train.py adds every logger that is also a Callback to the callbacks.
+- Lightning writes an epoch's checkpoint before it hands that epoch's training metrics to the loggers,
+  so a run killed between the two would resume with the checkpoint's epoch row missing its training
+  loss. Each checkpoint therefore carries the epoch's metrics as callbacks saw them
+  (`trainer.callback_metrics`, the values the loggers get next), and a resume fills in whatever that
+  row lacks.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_only
 
 FILE_NAME = "metrics.csv"
+CHECKPOINT_KEY = "metrics.csv epoch row"  # in each full checkpoint: {"epoch": int, "metrics": {name: float}}
 
 
 def _plain(value: Any) -> Any:
@@ -49,6 +55,7 @@ class CSVLogger(Logger, pl.Callback):
         self._tail_changed = False    # the last of them has taken more metrics since it was written
         self._tail_at = 0             # file offset where the last row in the file starts
         self._open_row = False        # the last row may still take metrics of its step
+        self._resumed_row: dict[str, Any] | None = None  # the checkpoint's epoch metrics, on a resume
         if self.path.is_file():
             with open(self.path, newline="") as fh:
                 reader = csv.DictReader(fh)
@@ -105,9 +112,31 @@ class CSVLogger(Logger, pl.Callback):
         self._open_row = False
 
     # ------------------------------------------------------------ resume
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        metrics = {k: _plain(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+        checkpoint[CHECKPOINT_KEY] = {"epoch": trainer.current_epoch, "metrics": metrics}
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        self._resumed_row = checkpoint.get(CHECKPOINT_KEY)
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.ckpt_path is not None and trainer.is_global_zero:
             self.drop_epochs_from(trainer.current_epoch)
+            if self._resumed_row is not None:
+                self.complete_epoch(self._resumed_row["epoch"], self._resumed_row["metrics"])
+
+    def complete_epoch(self, epoch: int, metrics: Mapping[str, Any]) -> bool:
+        """Add to the last row of `epoch` the metrics it lacks; returns whether the file changed."""
+        rows = [r for r in self.rows if r.get("epoch") not in (None, "") and int(float(r["epoch"])) == epoch]
+        missing = {k: v for k, v in metrics.items() if rows and k not in rows[-1]}
+        if not missing:
+            return False
+        rows[-1].update(missing)
+        self.header = sorted(set(self.header) | set(missing))
+        self._rewrite_all()
+        return True
 
     def drop_epochs_from(self, epoch: int) -> int:
         """Remove the rows of `epoch` and later epochs (about to be trained again); returns how many."""

@@ -103,3 +103,24 @@ def test_resume_replaces_rows_logged_after_the_checkpoint(make_cfg, tmp_path):
     epochs = [int(r["epoch"]) for r in _rows(path) if r.get("val/loss")]
     assert epochs == [0, 1, 2, 3]
     assert "123.0" not in path.read_text()
+
+
+def test_resume_completes_the_checkpoint_epoch_row_a_kill_left_without_its_training_loss(make_cfg, tmp_path):
+    # Lightning writes an epoch's checkpoint before the loggers get that epoch's training metrics; a kill
+    # in between leaves the row with validation numbers only. The resume fills it from the checkpoint.
+    common = [*FAST, "callbacks.last_checkpoint.every_n_seconds=0"]
+    train(make_cfg(*common, "trainer.max_epochs=2", tiny=False))  # last.ckpt holds epoch 1
+    path = tmp_path / "metrics.csv"
+    rows = _rows(path)
+    whole = dict(rows[1])
+    assert whole["epoch"] == "1" and whole["train/loss"] and whole["val/loss"]
+    rows[1] = {**whole, "train/loss": "", "time/epoch_end_s": ""}
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    train(make_cfg(*common, "trainer.max_epochs=3", "ckpt_path=last", tiny=False))
+    after = [r for r in _rows(path) if r.get("val/loss")]
+    assert [int(r["epoch"]) for r in after] == [0, 1, 2]
+    assert after[1]["train/loss"] == whole["train/loss"] and after[1]["val/loss"] == whole["val/loss"]
+    assert after[1]["time/epoch_end_s"] == whole["time/epoch_end_s"]
