@@ -28,3 +28,10 @@ def normalizes_over_batch(model: nn.Module | None) -> bool:
         return said
     classes = _batch_norm_classes()
     return any(isinstance(m, classes) for m in model.modules())
+
+
+def one_sample_batch_error(model: nn.Module) -> str:
+    """The one line that refuses data.batch_size=1 for a model that normalizes over the batch."""
+    return (f"data.batch_size=1: {type(model).__name__} normalizes over the batch (batch norm), which needs at "
+            f"least 2 samples per batch; use data.batch_size>=2 or a model without batch norm "
+            f"(e.g. model.batch_norm=false)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
-from ._batch_norm import normalizes_over_batch
+from ._batch_norm import normalizes_over_batch, one_sample_batch_error
 from ._sources import DataError
 from ._tensor_loader import TensorBatchLoader, bootstrap_sample
 
@@ -75,9 +75,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         _, world = self._dist()
         per_rank = -(-self.train_set[0].shape[0] // world)  # each rank's shard (padded as DistributedSampler)
         if self.batch_size == 1:
-            raise DataError(f"data.batch_size=1: {type(model).__name__} normalizes over the batch (batch norm), "
-                            f"which needs at least 2 samples per batch; use data.batch_size>=2 or a model "
-                            f"without batch norm (e.g. model.batch_norm=false)")
+            raise DataError(one_sample_batch_error(model))
         if per_rank % self.batch_size != 1:
             return bool(self.drop_last)
         if self.drop_last is False:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from datamodules import normalizes_over_batch
+from datamodules import normalizes_over_batch, one_sample_batch_error
 
 from .checks import ConfigError
 
@@ -170,9 +170,7 @@ def checkpoint_mismatch(saved: dict[str, Any], model: torch.nn.Module) -> str | 
 def check_model_fits(cfg: DictConfig, model: torch.nn.Module, ckpt_path: str | None) -> None:
     batch_size = cfg.get("data", {}).get("batch_size") if cfg.get("data") is not None else None
     if batch_size == 1 and cfg.get("train", True) and normalizes_over_batch(model):
-        raise ConfigError(f"data.batch_size=1: {type(model).__name__} normalizes over the batch (batch norm), which "
-                          f"needs at least 2 samples per batch; use data.batch_size>=2 or a model without batch "
-                          f"norm (e.g. model.batch_norm=false)")
+        raise ConfigError(one_sample_batch_error(model))
     if ckpt_path is None:
         return
     payload = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
