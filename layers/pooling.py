@@ -1,4 +1,5 @@
-"""2-D max and average pooling over the input's windows (Tensor.unfold views: no copy of the input)."""
+"""2-D max and average pooling, as the cheatsheet loops: over the kh x kw positions (u, v) of the window,
+each position a strided view of the input holding that element of every window (no copy of the input)."""
 from __future__ import annotations
 
 import torch
@@ -23,34 +24,52 @@ def _plan(x: torch.Tensor, kernel, stride, padding, dilation, ceil_mode):
     return tuple(out), tuple(pads)
 
 
-def _windows(x_pad: torch.Tensor, kernel, stride, dilation, out_hw) -> torch.Tensor:
-    """(N, C, OH, OW, kh, kw): window (i, j) of the padded input, a strided view."""
-    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    win = x_pad.unfold(2, span[0], stride[0]).unfold(3, span[1], stride[1])
-    win = win[:, :, : out_hw[0], : out_hw[1], :: dilation[0], :: dilation[1]]
-    return win
+def _positions(kernel, dilation):
+    """The window's positions (u, v) as offsets from its corner, row-major (torch's order for ties)."""
+    return [(u * dilation[0], v * dilation[1]) for u in range(kernel[0]) for v in range(kernel[1])]
+
+
+def _at(x_pad: torch.Tensor, du: int, dv: int, stride, out_hw) -> torch.Tensor:
+    """(N, C, OH, OW): element (du, dv) of every window, x_pad[:, :, s_h i + du, s_w j + dv], a strided view."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    return x_pad[:, :, du : du + sh * (oh - 1) + 1 : sh, dv : dv + sw * (ow - 1) + 1 : sw]
+
+
+def _window_sum(x_pad: torch.Tensor, kernel, stride, out_hw) -> torch.Tensor:
+    """sum over (u, v) of x_pad[:, :, s_h i + u, s_w j + v]."""
+    positions = _positions(kernel, (1, 1))
+    total = _at(x_pad, *positions[0], stride, out_hw).clone()
+    for du, dv in positions[1:]:
+        total += _at(x_pad, du, dv, stride, out_hw)
+    return total
 
 
 class _MaxPool2dFn(torch.autograd.Function):
     """y[i, j] = max over window (i, j) of x;  torch's rule for ties: the first maximum in row-major
-    order within the window.  backward: each g[i, j] goes to the input element that was the max,
-    dx[k] = sum over windows whose max is k of g[i, j]  (scatter-add by the flat index k = row*W + col)."""
+    order within the window (a NaN always wins: it propagates).  backward: each g[i, j] goes to the input
+    element that was the max, dx[k] = sum over windows whose max is k of g[i, j]  (scatter-add by the
+    flat index k = row*W + col)."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
         n, c, h, w = x.shape
         out_hw, (top, bottom, left, right) = _plan(x, kernel, stride, padding, dilation, ceil_mode)
         x_pad = F.pad(x, (left, right, top, bottom), value=float("-inf")) if any((top, bottom, left, right)) else x
-        win = _windows(x_pad, kernel, stride, dilation, out_hw)
-        y, arg = win.reshape(n, c, *out_hw, -1).max(-1)  # max(dim) returns the first maximum's position
+        positions = _positions(kernel, dilation)
+        y = _at(x_pad, *positions[0], stride, out_hw).clone()
+        # arg = the last position k that beat the running max y (strictly: a tie keeps the earlier
+        # position; a NaN beats everything, as in torch's kernel) = max over k of k * beats_k
+        arg = torch.zeros(y.shape, dtype=torch.long, device=x.device)
+        for k, (du, dv) in enumerate(positions[1:], start=1):
+            v = _at(x_pad, du, dv, stride, out_hw)
+            beats = (v > y) | v.isnan()
+            arg = torch.maximum(arg, beats * k)
+            y = torch.maximum(y, v)  # torch.maximum propagates NaN
         # flat input index of the max: window origin + offset of position `arg` inside the window
         rows = torch.arange(out_hw[0], device=x.device) * stride[0] - top
         cols = torch.arange(out_hw[1], device=x.device) * stride[1] - left
-        origin = rows.view(-1, 1) * w + cols
-        kh, kw = kernel
-        k = torch.arange(kh * kw, device=x.device)
-        offset = (k // kw) * dilation[0] * w + (k % kw) * dilation[1]
-        index = origin + offset[arg]
+        offset = torch.tensor([du * w + dv for du, dv in positions], device=x.device)
+        index = rows.view(-1, 1) * w + cols + offset[arg]
         ctx.save_for_backward(index)
         ctx.mark_non_differentiable(index)
         ctx.input_shape = x.shape
@@ -69,7 +88,8 @@ class _MaxPool2dFn(torch.autograd.Function):
 class _AvgPool2dFn(torch.autograd.Function):
     """y[i, j] = (sum over window (i, j) of x) / D[i, j]; D = the window's size counted as torch
     counts it (padding included or not, never the ceil_mode overhang) or divisor_override.
-    backward: each window spreads g[i, j] / D[i, j] evenly over its inputs, dx = fold(g / D)."""
+    backward: each window spreads g[i, j] / D[i, j] evenly over its inputs,
+    dx[s_h i + u, s_w j + v] += g[i, j] / D[i, j] for every position (u, v)."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
@@ -77,7 +97,7 @@ class _AvgPool2dFn(torch.autograd.Function):
         out_hw, (top, bottom, left, right) = _plan(x, kernel, stride, padding, (1, 1), ceil_mode)
         pads = (left, right, top, bottom)
         x_pad = F.pad(x, pads) if any(pads) else x
-        sums = _windows(x_pad, kernel, stride, (1, 1), out_hw).sum((-1, -2))
+        sums = _window_sum(x_pad, kernel, stride, out_hw)
         if divisor_override:
             divisor = torch.tensor(float(divisor_override), dtype=x.dtype, device=x.device)
         else:
@@ -87,20 +107,21 @@ class _AvgPool2dFn(torch.autograd.Function):
                 counted[..., : h + 2 * padding[0], : w + 2 * padding[1]] = 1
             else:
                 counted[..., top : top + h, left : left + w] = 1
-            divisor = _windows(counted, kernel, stride, (1, 1), out_hw).sum((-1, -2))
+            divisor = _window_sum(counted, kernel, stride, out_hw)
         ctx.save_for_backward(divisor)
-        ctx.conf = (x.shape, kernel, stride, (top, left), x_pad.shape[2:])
+        ctx.conf = (x.shape, kernel, stride, out_hw, (top, left), x_pad.shape[2:])
         return sums / divisor
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         (divisor,) = ctx.saved_tensors
-        (n, c, h, w), kernel, stride, (top, left), padded_hw = ctx.conf
-        share = (g / divisor).reshape(n * c, 1, -1)
-        # every position of a window receives the same share: fold adds them up where windows overlap
-        dx = F.fold(share.expand(-1, kernel[0] * kernel[1], -1), padded_hw, kernel, stride=stride)
-        return dx.view(n, c, *padded_hw)[:, :, top : top + h, left : left + w], None, None, None, None, None, None
+        (n, c, h, w), kernel, stride, out_hw, (top, left), padded_hw = ctx.conf
+        share = g / divisor
+        dx = g.new_zeros(n, c, *padded_hw)
+        for du, dv in _positions(kernel, (1, 1)):  # overlapping windows add up
+            _at(dx, du, dv, stride, out_hw).add_(share)
+        return dx[:, :, top : top + h, left : left + w], None, None, None, None, None, None
 
 
 def _batched(x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:

@@ -85,3 +85,17 @@ def test_pooling_output_too_small_and_zero_divisor():
         layers.AvgPool2d(2, divisor_override=0)
     with pytest.raises(RuntimeError, match="dilation should be greater than zero"):
         layers.MaxPool2d(2, dilation=0)
+
+
+@pytest.mark.parametrize("kwargs", [WINDOWS[0], WINDOWS[1], WINDOWS[3]], ids=_ids)
+def test_maxpool_nan_and_inf_as_torch(kwargs):
+    # a NaN propagates to its window's output, and torch's index is that of the window's last NaN
+    x = torch.randint(-4, 5, (2, 3, 9, 11)).double().div_(2)
+    x.view(-1)[::3] = float("nan")
+    x.view(-1)[3::11] = float("inf")
+    x.view(-1)[5::13] = float("-inf")
+    y, i = layers.MaxPool2d(**kwargs, return_indices=True)(x)
+    y_t, i_t = nn.MaxPool2d(**kwargs, return_indices=True)(x)
+    assert y.isnan().any()
+    torch.testing.assert_close(y, y_t, equal_nan=True, rtol=0, atol=0)
+    assert torch.equal(i, i_t)
