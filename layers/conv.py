@@ -2,18 +2,15 @@
 product with the weights; the backward folds the columns' gradient back onto the input."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
-from torch.nn import init
 
 from ._args import pair
 from ._autocast import matmul_inputs
 from ._columns import fold, group_matmul, unfold
-from ._params import create_weight_and_bias
+from ._params import check_groups, create_weight_and_bias, reset_conv_parameters
 
 PADDING_MODES = ("zeros",)
 TORCH_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -82,12 +79,7 @@ class Conv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
         super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups)
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
         self.dilation = pair(dilation, "dilation")
@@ -122,13 +114,7 @@ class Conv2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # torch's choice: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = c_in/groups * kh * kw
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight[0].numel()
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self)
 
     def _pads(self) -> tuple[int, int, int, int]:
         """(top, bottom, left, right)."""

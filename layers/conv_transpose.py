@@ -3,18 +3,15 @@ computation (W^T times the input, folded onto the output grid); its backward is 
 (unfold the output gradient, one matrix product) plus the weight gradient from the same columns."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
-from torch.nn import init
 
 from ._args import pair
 from ._autocast import matmul_inputs
 from ._columns import fold, group_matmul, unfold
-from ._params import create_weight_and_bias
+from ._params import check_groups, create_weight_and_bias, reset_conv_parameters
 
 
 class _ConvTranspose2dFn(torch.autograd.Function):
@@ -83,12 +80,7 @@ class ConvTranspose2d(nn.Module):
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None) -> None:
         super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
+        check_groups(in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
         if isinstance(padding, str):  # torch accepts it here and fails at the first forward
@@ -119,14 +111,7 @@ class ConvTranspose2d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # torch's choice: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with torch's fan_in of this weight
-        # layout, weight.size(1) * kh * kw = c_out/groups * kh * kw
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight[0].numel()
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_conv_parameters(self)
 
     def _check_output_padding(self, output_padding) -> None:
         (oph, opw), (sh, sw), (dh, dw) = output_padding, self.stride, self.dilation
