@@ -144,13 +144,19 @@ class MaxPool2d(nn.Module):
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
-        self._args = (pair(self.kernel_size, "kernel_size"), pair(self.stride, "stride"),
-                      pair(padding, "padding"), pair(dilation, "dilation"))
-        check_pool("max", *self._args)
+        self.window()  # torch checks the arguments at the first forward; here they fail at once
+
+    def window(self) -> tuple[tuple[int, int], ...]:
+        """(kernel, stride, padding, dilation) as (h, w) pairs, read at every call as torch reads its
+        attributes (reassigning `kernel_size` later takes effect)."""
+        args = (pair(self.kernel_size, "kernel_size"), pair(self.stride, "stride"), pair(self.padding, "padding"),
+                pair(self.dilation, "dilation"))
+        check_pool("max", *args)
+        return args
 
     def forward(self, x: torch.Tensor):
         x, unbatched = _batched(x, "max_pool2d")
-        y, index = _MaxPool2dFn.apply(x, *self._args, self.ceil_mode)
+        y, index = _MaxPool2dFn.apply(x, *self.window(), self.ceil_mode)
         if unbatched:
             y, index = y.squeeze(0), index.squeeze(0)
         return (y, index) if self.return_indices else y
@@ -175,14 +181,19 @@ class AvgPool2d(nn.Module):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
-        self._args = (pair(self.kernel_size, "kernel_size"), pair(self.stride, "stride"), pair(padding, "padding"))
-        check_pool("avg", *self._args)
-        if divisor_override is not None and divisor_override == 0:
+        self.window()  # torch checks the arguments at the first forward; here they fail at once
+
+    def window(self) -> tuple[tuple[int, int], ...]:
+        """(kernel, stride, padding) as (h, w) pairs, read at every call as torch reads its attributes."""
+        args = (pair(self.kernel_size, "kernel_size"), pair(self.stride, "stride"), pair(self.padding, "padding"))
+        check_pool("avg", *args)
+        if self.divisor_override is not None and self.divisor_override == 0:
             raise RuntimeError("divisor must be not zero")
+        return args
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, unbatched = _batched(x, "avg_pool2d")
-        y = _AvgPool2dFn.apply(x, *self._args, self.ceil_mode, self.count_include_pad, self.divisor_override)
+        y = _AvgPool2dFn.apply(x, *self.window(), self.ceil_mode, self.count_include_pad, self.divisor_override)
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self) -> str:

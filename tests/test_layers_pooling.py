@@ -99,3 +99,13 @@ def test_maxpool_nan_and_inf_as_torch(kwargs):
     assert y.isnan().any()
     torch.testing.assert_close(y, y_t, equal_nan=True, rtol=0, atol=0)
     assert torch.equal(i, i_t)
+
+
+@pytest.mark.parametrize("cls", ["MaxPool2d", "AvgPool2d"])
+def test_pooling_reads_its_attributes_at_each_call_as_torch(cls):
+    ours, theirs = getattr(layers, cls)(2), getattr(nn, cls)(2)
+    for m in (ours, theirs):
+        m.kernel_size, m.padding = 3, 1  # stride stays 2, as set at construction
+    x = torch.randn(2, 3, 9, 8, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+    assert ours(x).shape == (2, 3, 5, 4)
