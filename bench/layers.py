@@ -29,7 +29,7 @@ import layers  # noqa: E402
 from bench._timing import duel, markdown_table, steady_allocator, write_result  # noqa: E402
 
 # the limits on ours/torch
-LIMITS = {"Linear": 1.10, "Conv2d": 2.0, "LSTM": 1.5, "GRU": 1.5}
+LIMITS = {"Linear": 1.10, "Conv2d": 2.0, "ConvTranspose2d": 2.0, "LSTM": 1.5, "GRU": 1.5}  # ConvTranspose2d: as Conv2d
 DEFAULT_LIMIT = 1.5  # BatchNorm, Dropout, pooling, Embedding
 
 
@@ -51,6 +51,11 @@ def cases():
         ("Conv2d 1->32 3x3 same, 128x28x28", "Conv2d", (1, 32, 3), dict(padding="same", bias=False),
          img(128, 1, 28, 28), None),
         ("Conv2d 32->64 3x3 same, 128x14x14", "Conv2d", (32, 64, 3), dict(padding="same", bias=False),
+         img(128, 32, 14, 14), None),
+        # the conv autoencoder's decoder (model.channels [32, 64] on 28x28 images)
+        ("ConvTranspose2d 64->32 4x4/2, 128x7x7", "ConvTranspose2d", (64, 32, 4), dict(stride=2, padding=1),
+         img(128, 64, 7, 7), None),
+        ("ConvTranspose2d 32->1 4x4/2, 128x14x14", "ConvTranspose2d", (32, 1, 4), dict(stride=2, padding=1),
          img(128, 32, 14, 14), None),
         ("BatchNorm2d(32), 128x28x28", "BatchNorm2d", (32,), {}, img(128, 32, 28, 28), None),
         ("BatchNorm2d(64), 128x14x14", "BatchNorm2d", (64,), {}, img(128, 64, 14, 14), None),

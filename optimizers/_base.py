@@ -34,9 +34,12 @@ def _split_by_device_and_dtype(tensorlists: tuple[list, ...]) -> dict[tuple, tup
     """The aligned lists split by the (device, dtype) of the first list's tensors (the params), with
     each part's positions. An empty list (an unused state kind) stays empty in every part; None
     entries (a buffer not created yet) pass through."""
+    keys = [(p.device, p.dtype) for p in tensorlists[0]]
+    if len(set(keys)) == 1:  # the usual case, one device and one dtype: one part, copied in one go
+        return {keys[0]: ([list(whole) for whole in tensorlists], list(range(len(keys))))}
     parts: dict[tuple, tuple[list[list[Any]], list[int]]] = {}
-    for i, p in enumerate(tensorlists[0]):
-        lists, positions = parts.setdefault((p.device, p.dtype), ([[] for _ in tensorlists], []))
+    for i, key in enumerate(keys):
+        lists, positions = parts.setdefault(key, ([[] for _ in tensorlists], []))
         for part, whole in zip(lists, tensorlists):
             if whole:
                 part.append(whole[i])
