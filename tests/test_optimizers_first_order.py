@@ -154,6 +154,30 @@ def test_foreach_matches_single_tensor(case, dtype):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_foreach_over_params_of_two_dtypes_matches_torch(case):
+    # one param group, float32 and float64 params interleaved: the foreach path splits it per dtype
+    def params():
+        gen = torch.Generator().manual_seed(3)
+        return [torch.randn(*shape, generator=gen, dtype=dtype).requires_grad_()
+                for shape, dtype in (((3, 4), torch.float32), ((5,), torch.float64), ((2, 2), torch.float32),
+                                     ((3,), torch.float64))]
+
+    runs = []
+    for cls in (case.ours, case.theirs):
+        ps = params()
+        opt = cls(ps, **{"lr": default_lr(case.theirs), **case.kwargs, "foreach": True})
+        gen = torch.Generator().manual_seed(4)
+        for _ in range(3):
+            for p in ps:
+                p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+            opt.step()
+        runs.append(ps)
+    for a, b in zip(*runs):
+        assert a.dtype == b.dtype
+        assert_close(a, b, **TOL[a.dtype])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_default_foreach_on_cpu_is_the_single_tensor_path(case, monkeypatch):
     calls = []
     owner = next(c for c in case.ours.__mro__ if "_init_group" in vars(c))  # AdamW -> Adam
