@@ -1,6 +1,7 @@
 """Unfold and fold, shared by Conv2d and ConvTranspose2d: the cheatsheet's convolution loops over
-kernel positions, each position one strided copy (unfold) or add (fold) of all channels, samples and
-pixels at once, in a (channels * kh * kw, N * pixels) layout so each product is one matrix product."""
+kernel positions, each position one strided copy (unfold) or one shifted add (fold) of all channels,
+samples and pixels at once, in a (channels * kh * kw, N * pixels) layout so each product is one matrix
+product."""
 from __future__ import annotations
 
 import torch
@@ -36,17 +37,35 @@ def unfold(x_pad: torch.Tensor, kernel, dilation, stride, out_hw) -> torch.Tenso
 
 def fold(cols: torch.Tensor, padded_shape, kernel, dilation, stride, out_hw) -> torch.Tensor:
     """unfold's adjoint: (C, kh, kw, N, oh, ow) -> (C, N, H_pad, W_pad), each row (c, u, v) added back
-    at the pixels unfold reads it from."""
+    at the pixels unfold reads it from: out[s_h i + d_h u, s_w j + d_w v] += cols[u, v][i, j].
+
+    Output row r = s_h i + d_h u only receives kernel rows u with d_h u = r (mod s_h), so the output
+    splits into s_h x s_w interleaved grids (phases); on the grid of phase (a, b), kernel position
+    (u, v) lands on a block shifted by ((d_h u - a) / s_h, (d_w v - b) / s_w). Each phase is a sum of
+    zero-padded shifted blocks and the phases are interleaved back. At stride 1 there is one phase.
+    All of it is out of place, which torch.compile fuses into a pass or two; the in-place form (one
+    strided add per kernel position) it compiles into one copy of the whole output per position.
+    """
     n, c, h_pad, w_pad = padded_shape
-    if tuple(stride) == (1, 1):
-        # each kernel position's rows land on a shifted block: a sum of zero-padded shifts, out of
-        # place, which torch.compile fuses into one pass (in-place strided adds it cannot)
-        out = None
-        for u, v, (rows, cols_) in offsets(kernel, dilation, stride, out_hw):
-            term = F.pad(cols[:, u, v], (cols_.start, w_pad - cols_.stop, rows.start, h_pad - rows.stop))
-            out = term if out is None else out + term
-        return out
-    out = cols.new_zeros(c, n, h_pad, w_pad)
-    for u, v, window in offsets(kernel, dilation, stride, out_hw):
-        out[(slice(None), slice(None), *window)] += cols[:, u, v]
-    return out
+    (sh, sw) = stride
+    grid = (-(-h_pad // sh), -(-w_pad // sw))  # rows and columns of each phase's grid
+    phases = []
+    for a in range(sh):
+        row = []
+        for b in range(sw):
+            blocks = list(_shifted_blocks(cols, (a, b), kernel, dilation, stride, grid, out_hw))
+            row.append(sum(blocks[1:], blocks[0]) if blocks else cols.new_zeros(cols.shape[0], n, *grid))
+        phases.append(torch.stack(row, -1))  # (C, N, grid_h, grid_w, s_w)
+    out = torch.stack(phases, 3)  # (C, N, grid_h, s_h, grid_w, s_w): row t of phase a is output row s_h t + a
+    return out.reshape(*out.shape[:2], grid[0] * sh, grid[1] * sw)[:, :, :h_pad, :w_pad]
+
+
+def _shifted_blocks(cols, phase, kernel, dilation, stride, grid, out_hw):
+    """The (C, N, oh, ow) blocks of the kernel positions (u, v) that land on `phase`'s grid, each
+    zero-padded to the grid at its shift ((d_h u - a) / s_h, (d_w v - b) / s_w)."""
+    (a, b), (kh, kw), (dh, dw), (sh, sw), (grid_h, grid_w), (oh, ow) = phase, kernel, dilation, stride, grid, out_hw
+    for u in range(kh):
+        for v in range(kw):
+            if (dh * u) % sh == a and (dw * v) % sw == b:
+                top, left = (dh * u - a) // sh, (dw * v - b) // sw
+                yield F.pad(cols[:, u, v], (left, grid_w - left - ow, top, grid_h - top - oh))

@@ -8,6 +8,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ._args import check_pool, check_pool_output, pair, window_out
+from ._columns import fold
 
 
 def _plan(x: torch.Tensor, kernel, stride, padding, dilation, ceil_mode):
@@ -117,11 +118,10 @@ class _AvgPool2dFn(torch.autograd.Function):
     def backward(ctx, g):
         (divisor,) = ctx.saved_tensors
         (n, c, h, w), kernel, stride, out_hw, (top, left), padded_hw = ctx.conf
-        share = g / divisor
-        dx = g.new_zeros(n, c, *padded_hw)
-        for du, dv in _positions(kernel, (1, 1)):  # overlapping windows add up
-            _at(dx, du, dv, stride, out_hw).add_(share)
-        return dx[:, :, top : top + h, left : left + w], None, None, None, None, None, None
+        share = (g / divisor).reshape(n * c, 1, 1, 1, *out_hw)  # the same share for every position (u, v)
+        # convolution's fold adds each position's share back where the window read it (overlaps add up)
+        dx = fold(share.expand(-1, *kernel, -1, -1, -1), (1, n * c, *padded_hw), kernel, (1, 1), stride, out_hw)
+        return dx.view(n, c, *padded_hw)[:, :, top : top + h, left : left + w], None, None, None, None, None, None
 
 
 def _batched(x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:

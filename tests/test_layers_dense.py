@@ -39,6 +39,7 @@ CONV_CASES = [
     dict(in_channels=2, out_channels=3, kernel_size=(2, 3), padding="valid", stride=3),
     dict(in_channels=6, out_channels=4, kernel_size=5, stride=2, padding=2, dilation=2, groups=2),
     dict(in_channels=1, out_channels=32, kernel_size=3, padding="same", bias=False),  # the zoo's first conv
+    dict(in_channels=3, out_channels=2, kernel_size=1, stride=(3, 2)),  # pixels no window reads: zero gradient
 ]
 
 
