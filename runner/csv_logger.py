@@ -114,7 +114,8 @@ class CSVLogger(Logger, pl.Callback):
     # ------------------------------------------------------------ resume
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
-        metrics = {k: _plain(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+        metrics = {k: _plain(v) for k, v in trainer.callback_metrics.items()
+                   if not k.endswith("_step") and (not isinstance(v, torch.Tensor) or v.numel() == 1)}
         checkpoint[CHECKPOINT_KEY] = {"epoch": trainer.current_epoch, "metrics": metrics}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
