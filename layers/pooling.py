@@ -1,5 +1,7 @@
 """2-D max and average pooling, as the cheatsheet loops: over the kh x kw positions (u, v) of the window,
-each position a strided view of the input holding that element of every window (no copy of the input)."""
+each position a strided view of the input holding that element of every window (no copy of the input).
+Max pooling's backward routes each gradient to its window's max (scatter-add); average pooling's is
+convolution's fold (layers/_columns.py), which adds each window's share back onto its positions."""
 from __future__ import annotations
 
 import torch
