@@ -15,9 +15,9 @@ the epochs logged before the interruption.
   resumes as a callback: train.py adds every logger that is also a Callback to the callbacks.
 - Lightning writes an epoch's checkpoint before it hands that epoch's training metrics to the loggers,
   so a run killed between the two would resume with the checkpoint's epoch row missing its training
-  loss. Each checkpoint therefore carries the epoch's metrics as callbacks saw them
-  (`trainer.callback_metrics`, the values the loggers get next), and a resume fills in whatever that
-  row lacks.
+  loss. Each checkpoint therefore carries the metrics of its epoch as callbacks saw them
+  (`trainer.callback_metrics` computed during that epoch, the values the loggers get next), and a
+  resume fills in whatever that row lacks.
 """
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class CSVLogger(Logger, pl.Callback):
         self._tail_at = 0             # file offset where the last row in the file starts
         self._open_row = False        # the last row may still take metrics of its step
         self._resumed_row: dict[str, Any] | None = None  # the checkpoint's epoch metrics, on a resume
+        self._before_epoch: dict[str, Any] = {}  # callback_metrics as the current epoch started
         if self.path.is_file():
             with open(self.path, newline="") as fh:
                 reader = csv.DictReader(fh)
@@ -112,10 +113,16 @@ class CSVLogger(Logger, pl.Callback):
         self._open_row = False
 
     # ------------------------------------------------------------ resume
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # callback_metrics keeps a value until its stage runs again: a key still holding the same
+        # object at the checkpoint (a validation that did not run this epoch) is an earlier epoch's
+        self._before_epoch = dict(trainer.callback_metrics)
+
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
         metrics = {k: _plain(v) for k, v in trainer.callback_metrics.items()
-                   if not k.endswith("_step") and (not isinstance(v, torch.Tensor) or v.numel() == 1)}
+                   if self._before_epoch.get(k) is not v and not k.endswith("_step")
+                   and (not isinstance(v, torch.Tensor) or v.numel() == 1)}
         checkpoint[CHECKPOINT_KEY] = {"epoch": trainer.current_epoch, "metrics": metrics}
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,

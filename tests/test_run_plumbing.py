@@ -124,3 +124,14 @@ def test_resume_completes_the_checkpoint_epoch_row_a_kill_left_without_its_train
     assert [int(r["epoch"]) for r in after] == [0, 1, 2]
     assert after[1]["train/loss"] == whole["train/loss"] and after[1]["val/loss"] == whole["val/loss"]
     assert after[1]["time/epoch_end_s"] == whole["time/epoch_end_s"]
+
+
+def test_resume_adds_no_earlier_epochs_validation_to_a_row_without_one(make_cfg, tmp_path):
+    # callback metrics keep the last validation's values through epochs that skip validation: the
+    # checkpoint's copy must hold only what its own epoch computed
+    common = [*FAST, "callbacks.last_checkpoint.every_n_seconds=0", "trainer.check_val_every_n_epoch=2"]
+    train(make_cfg(*common, "trainer.max_epochs=3", tiny=False))  # validates after epoch 1 only
+    train(make_cfg(*common, "trainer.max_epochs=4", "ckpt_path=last", tiny=False))
+    rows = {int(r["epoch"]): r for r in _rows(tmp_path / "metrics.csv") if r.get("train/loss")}
+    assert sorted(rows) == [0, 1, 2, 3]
+    assert [bool(rows[e]["val/loss"]) for e in range(4)] == [False, True, False, True]
