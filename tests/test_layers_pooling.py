@@ -109,3 +109,22 @@ def test_pooling_reads_its_attributes_at_each_call_as_torch(cls):
     x = torch.randn(2, 3, 9, 8, dtype=torch.float64)
     torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
     assert ours(x).shape == (2, 3, 5, 4)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2, stride=2, padding=1), WINDOWS[3], WINDOWS[4],
+                                    dict(kernel_size=3, stride=2, padding=1, dilation=2)], ids=_ids)
+def test_maxpool_windows_of_minus_inf_pick_their_first_input_element_as_torch(kwargs):
+    # padding never wins: a window whose input elements are all -inf takes its first input element
+    for fill in ("all", "corner"):
+        x = torch.randn(1, 2, 7, 6, dtype=torch.float64)
+        if fill == "all":
+            x.fill_(float("-inf"))
+        else:
+            x[:, :, 3:, :3] = float("-inf")
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        (y, i), (y_t, i_t) = (layers.MaxPool2d(**kwargs, return_indices=True)(xa),
+                              nn.MaxPool2d(**kwargs, return_indices=True)(xb))
+        assert torch.equal(i, i_t) and torch.equal(y, y_t)
+        y.sum().backward()
+        y_t.sum().backward()
+        assert torch.equal(xa.grad, xb.grad)
