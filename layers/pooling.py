@@ -59,27 +59,25 @@ class _MaxPool2dFn(torch.autograd.Function):
         out_hw, (top, bottom, left, right) = _plan(x, kernel, stride, padding, dilation, ceil_mode)
         x_pad = F.pad(x, (left, right, top, bottom), value=float("-inf")) if any((top, bottom, left, right)) else x
         positions = _positions(kernel, dilation)
-        # window origins in input coordinates; position (du, dv) of window (i, j) is inside the input
-        # when 0 <= rows[i] + du < h and 0 <= cols[j] + dv < w (padding never wins, as in torch)
-        rows = torch.arange(out_hw[0], device=x.device) * stride[0] - top
-        cols = torch.arange(out_hw[1], device=x.device) * stride[1] - left
-
-        def inside(du, dv):
-            return ((rows + du >= 0) & (rows + du < h)).view(-1, 1) & ((cols + dv >= 0) & (cols + dv < w))
-
         y = _at(x_pad, *positions[0], stride, out_hw).clone()
-        seen = inside(*positions[0])  # whether the window has met an input element yet
         # arg = the last position k that beat the running max y (strictly: a tie keeps the earlier
-        # position; a NaN beats everything; the first input element beats padding, as in torch's
-        # kernel) = max over k of k * beats_k
+        # position; a NaN beats everything, as in torch's kernel) = max over k of k * beats_k
         arg = torch.zeros(y.shape, dtype=torch.long, device=x.device)
         for k, (du, dv) in enumerate(positions[1:], start=1):
             v = _at(x_pad, du, dv, stride, out_hw)
-            within = inside(du, dv)
-            beats = within & (~seen | (v > y) | v.isnan())
+            beats = (v > y) | v.isnan()
             arg = torch.maximum(arg, beats * k)
-            y = torch.maximum(y, v)  # padding is -inf; torch.maximum propagates NaN
-            seen = seen | within
+            y = torch.maximum(y, v)  # torch.maximum propagates NaN
+        # window origins in input coordinates
+        rows = torch.arange(out_hw[0], device=x.device) * stride[0] - top
+        cols = torch.arange(out_hw[1], device=x.device) * stride[1] - left
+        # padding never wins: a window whose max is -inf (its input elements all -inf) takes its first
+        # input element, as torch's kernel does
+        first_inside = torch.zeros(out_hw, dtype=torch.long, device=x.device)
+        for k, (du, dv) in reversed(list(enumerate(positions))):
+            inside = ((rows + du >= 0) & (rows + du < h)).view(-1, 1) & ((cols + dv >= 0) & (cols + dv < w))
+            first_inside = torch.where(inside, k, first_inside)
+        arg = torch.where(y == float("-inf"), first_inside, arg)
         # flat input index of the max: window origin + offset of position `arg` inside the window
         offset = torch.tensor([du * w + dv for du, dv in positions], device=x.device)
         index = rows.view(-1, 1) * w + cols + offset[arg]
