@@ -39,12 +39,17 @@ def _at(x_pad: torch.Tensor, du: int, dv: int, stride, out_hw) -> torch.Tensor:
 
 
 def _window_sum(x_pad: torch.Tensor, kernel, stride, out_hw) -> torch.Tensor:
-    """sum over (u, v) of x_pad[:, :, s_h i + u, s_w j + v]."""
+    """sum over (u, v) of x_pad[:, :, s_h i + u, s_w j + v], added up in float32 for float16/bfloat16
+    inputs (as torch does: one rounding at the end instead of one per term)."""
     positions = _positions(kernel, (1, 1))
-    total = _at(x_pad, *positions[0], stride, out_hw).clone()
+    total = _at(x_pad, *positions[0], stride, out_hw).to(_accumulation_dtype(x_pad.dtype), copy=True)
     for du, dv in positions[1:]:
         total += _at(x_pad, du, dv, stride, out_hw)
     return total
+
+
+def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 class _MaxPool2dFn(torch.autograd.Function):
@@ -121,7 +126,7 @@ class _AvgPool2dFn(torch.autograd.Function):
             divisor = _window_sum(counted, kernel, stride, out_hw)
         ctx.save_for_backward(divisor)
         ctx.conf = (x.shape, kernel, stride, out_hw, (top, left), x_pad.shape[2:])
-        return sums / divisor
+        return (sums / divisor).to(x.dtype)
 
     @staticmethod
     @once_differentiable

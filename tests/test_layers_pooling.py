@@ -128,3 +128,15 @@ def test_maxpool_windows_of_minus_inf_pick_their_first_input_element_as_torch(kw
         y.sum().backward()
         y_t.sum().backward()
         assert torch.equal(xa.grad, xb.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_avgpool_half_precision_rounds_once_as_torch(dtype, kernel):
+    # the window sum is added up in float32 and rounded once: within one rounding of torch's result
+    # (a sum in the input's precision drifts by a rounding per term)
+    x = (torch.rand(4, 8, 16, 16, generator=torch.Generator().manual_seed(0)) * 4 + 100).to(dtype)
+    ours = layers.AvgPool2d(kernel, 1, padding=kernel // 2)(x)
+    theirs = nn.AvgPool2d(kernel, 1, padding=kernel // 2)(x)
+    assert ours.dtype == dtype
+    torch.testing.assert_close(ours.double(), theirs.double(), rtol=torch.finfo(dtype).eps, atol=0)
