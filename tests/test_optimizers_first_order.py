@@ -155,7 +155,8 @@ def test_foreach_matches_single_tensor(case, dtype):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_foreach_over_params_of_two_dtypes_matches_torch(case):
-    # one param group, float32 and float64 params interleaved: the foreach path splits it per dtype
+    # one param group, float32 and float64 params interleaved (CPU foreach ops would also take them
+    # unsplit; the split itself is checked in test_grouping_splits_by_device_and_dtype)
     def params():
         gen = torch.Generator().manual_seed(3)
         return [torch.randn(*shape, generator=gen, dtype=dtype).requires_grad_()
@@ -175,6 +176,26 @@ def test_foreach_over_params_of_two_dtypes_matches_torch(case):
     for a, b in zip(*runs):
         assert a.dtype == b.dtype
         assert_close(a, b, **TOL[a.dtype])
+
+
+def test_grouping_splits_by_device_and_dtype():
+    from optimizers._base import group_with_indices
+    f32 = [torch.zeros(1) for _ in range(3)]
+    f64 = [torch.zeros(1, dtype=torch.float64) for _ in range(2)]
+    params = [f32[0], f64[0], f32[1], f32[2], f64[1]]
+    grads = [p + i for i, p in enumerate(params)]
+    bufs = [None, grads[1], None, grads[3], None]
+    parts = list(group_with_indices(params, grads, bufs, []))
+    assert [indices for _, indices in parts] == [[0, 2, 3], [1, 4]]
+    for (ps, gs, bs, empty), indices in parts:
+        assert len({p.dtype for p in ps}) == 1 and empty == []
+        assert all(a is params[i] and b is grads[i] and c is bufs[i] for a, b, c, i in zip(ps, gs, bs, indices))
+    # one dtype: one part holding every position, in new lists (assigning into them leaves the caller's)
+    caller_bufs = [None] * 3
+    ((ps, gs, bs, _), indices), = group_with_indices(f32, f32, caller_bufs, [])
+    assert indices == [0, 1, 2] and all(a is b for a, b in zip(ps, f32)) and ps is not f32
+    bs[0] = f32[0]
+    assert caller_bufs[0] is None
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
