@@ -137,18 +137,27 @@ class RunFolderGuard(Callback):
             self.lock.release()
             self.lock = None
 
+    def _guard(self, config: DictConfig, key: str) -> tuple[Path, bool] | None:
+        """The folder `key` names, made and locked for this run, and the overwrite flag; None when there
+        is nothing more to check: a secondary rank, no folder, or a resume (its folder locked all the same)."""
+        if is_secondary_process():
+            return None
+        wanted = _wanted(config, key)
+        if wanted is None:
+            return None
+        folder = Path(str(wanted)).absolute()
+        overwrite = _overwrite(config)
+        self._take(key, folder)
+        if _is_resume(config):  # a sweep's jobs each resume their own folder, as a single run does
+            return None
+        return folder, overwrite
+
     # ---------------------------------------------------------------- single run
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if is_secondary_process():
+        guarded = self._guard(config, "hydra.run.dir")
+        if guarded is None:
             return
-        run_dir = _wanted(config, "hydra.run.dir")
-        if run_dir is None:
-            return
-        folder = Path(str(run_dir)).absolute()
-        overwrite = _overwrite(config)
-        self._take("hydra.run.dir", folder)
-        if _is_resume(config):
-            return
+        folder, overwrite = guarded
         found = earlier_run(folder)
         if found is None:
             return
@@ -164,16 +173,10 @@ class RunFolderGuard(Callback):
 
     # ---------------------------------------------------------------- multirun
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if is_secondary_process():
+        guarded = self._guard(config, "hydra.sweep.dir")
+        if guarded is None:
             return
-        sweep_dir = _wanted(config, "hydra.sweep.dir")
-        if sweep_dir is None:
-            return
-        folder = Path(str(sweep_dir)).absolute()
-        overwrite = _overwrite(config)
-        self._take("hydra.sweep.dir", folder)
-        if _is_resume(config):  # each job resumes its own folder, as a single run does
-            return
+        folder, overwrite = guarded
         jobs = [job for job in sorted(folder.iterdir()) if job.is_dir() and earlier_run(job) is not None]
         if not jobs:
             return
