@@ -107,23 +107,24 @@ def _check(name: str, result, expected: str, folder: Path) -> None:
         assert record["status"] == "failed" and expected.replace("data error: ", "") in record["error"]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_bad_value_is_one_line_exit_2(name, finished, files, tmp_path):
+def _run_case(launch, name, finished, files, tmp_path):
+    """Run case `name` through `launch` (in process or as a subprocess) into its own folder, then check it."""
     overrides, expected = cases(finished, files, tmp_path)[name]
     folder = tmp_path / "run"
     given = [o for o in overrides if o.startswith("hydra.run.dir=")]
-    result = cli(*QUICK, *overrides, *([] if given else [f"hydra.run.dir={folder}"]))
+    result = launch(*QUICK, *overrides, *([] if given else [f"hydra.run.dir={folder}"]))
     _check(name, result, expected, folder)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_value_is_one_line_exit_2(name, finished, files, tmp_path):
+    _run_case(cli, name, finished, files, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_value_is_one_line_exit_2_as_a_subprocess(name, finished, files, tmp_path):
-    overrides, expected = cases(finished, files, tmp_path)[name]
-    folder = tmp_path / "run"
-    given = [o for o in overrides if o.startswith("hydra.run.dir=")]
-    result = run(*QUICK, *overrides, *([] if given else [f"hydra.run.dir={folder}"]))
-    _check(name, result, expected, folder)
+    _run_case(run, name, finished, files, tmp_path)
 
 
 def _offline_like_torchvision(self, target: Path) -> None:
